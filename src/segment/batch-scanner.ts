@@ -55,7 +55,7 @@ export function* scanBatches(fd: number, options: ScanOptions = {}): Generator<S
     let needed = Math.min(LOG_OVERHEAD_BYTES, end - position)
     if (at + needed <= bufferBytes) {
       const length = buffer.readInt32BE(at + BATCH_LENGTH_POS)
-      if (length > 0 && length <= maxBatchBytes) needed = Math.min(length + LOG_OVERHEAD_BYTES, end - position)
+      if (length > 0 && length <= maxBatchBytes - LOG_OVERHEAD_BYTES) needed = Math.min(length + LOG_OVERHEAD_BYTES, end - position)
     }
     if (at + needed > bufferBytes) {
       const length = buffer.length >= needed ? buffer.length : Math.min(Math.max(needed, chunkBytes), maxBatchBytes)
