@@ -1,0 +1,852 @@
+/**
+ * A partition: an ordered list of segments with one writer, durable appends, reads by offset and
+ * timestamp, tailing, retention, and recovery on open.
+ *
+ * Files (see DESIGN.md): `<20-digit base offset>.log/.index/.timeindex` per segment, the
+ * checkpoints of checkpoints.ts, and `.lock`, flock'd by the writer while it is open.
+ *
+ * Offsets below the *durable offset* are on disk per the fsync policy; readers never see past it.
+ * Under `fsync: 'always'` it advances when a group-commit fdatasync completes; under the other
+ * policies it advances as soon as a batch is written to the OS.
+ */
+import { EventEmitter } from 'node:events'
+import fs from 'node:fs'
+import path from 'node:path'
+import { ClosedError, CorruptRecordError, LockedError, OffsetOutOfRangeError, StorageError } from '../errors.js'
+import * as io from '../file-io.js'
+import {
+  checkBatch,
+  decodeRecords,
+  encodeBatch,
+  isControlBatch,
+  lastOffsetOf,
+  parseSegmentName,
+  scanBatches,
+  Segment,
+  setBaseOffset,
+  type LogRecord,
+  type RecordInput,
+  type SegmentOptions,
+} from '../segment/index.js'
+import {
+  CLEAN_SHUTDOWN_FILE,
+  DURABLE_OFFSET_FILE,
+  LOCK_FILE,
+  LOG_START_OFFSET_FILE,
+  readCheckpoint,
+  RECOVERY_POINT_FILE,
+  writeCheckpoint,
+} from './checkpoints.js'
+import { GroupCommit } from './group-commit.js'
+import { resolveOptions, type PartitionOptions, type ResolvedOptions } from './options.js'
+import { emptyReport, recoverSegments, type RecoveryReport } from './recovery.js'
+
+export interface AppendResult {
+  baseOffset: number
+  lastOffset: number
+}
+
+/** Producer fields written into the batch header (idempotent producers). */
+export interface AppendOptions {
+  producerId?: number
+  producerEpoch?: number
+  baseSequence?: number
+}
+
+export interface ReadOptions {
+  /** First offset wanted. */
+  from: number
+  /** Read about this many bytes (at least one whole batch). Default 1 MiB. */
+  maxBytes?: number
+}
+
+export interface ReadResult {
+  records: LogRecord[]
+  /** Where the next read should start. */
+  nextOffset: number
+}
+
+export interface RecordsOptions {
+  /** First offset; default the log start offset. */
+  from?: number
+  /** Keep waiting for new records at the end instead of finishing. */
+  follow?: boolean
+  /** Ends a waiting iteration with an AbortError. */
+  signal?: AbortSignal
+  /** Bytes per read. Default 1 MiB. */
+  maxBytes?: number
+}
+
+/** Where the durable (reader-visible) part of the log ends. */
+interface DurableMark {
+  offset: number
+  segment: Segment
+  position: number
+  /** Bytes written in this process up to the mark (for the unsynced-bytes limit). */
+  writtenBytes: number
+}
+
+const READ_BYTES_DEFAULT = 1024 * 1024
+const OFFSET_BYTES = 8
+
+/**
+ * A durable, single-writer partition log.
+ *
+ * @example
+ * ```ts
+ * const p = await Partition.open('./data/orders/0')
+ * const { baseOffset } = await p.append([{ key: 'k', value: 'hello' }])
+ * for await (const r of p.records({ from: 0 })) console.log(r.offset, r.value?.toString())
+ * await p.close()
+ * ```
+ */
+export class Partition extends EventEmitter {
+  readonly dir: string
+  readonly readOnly: boolean
+  /** What recovery did when this partition was opened. */
+  readonly recovery: RecoveryReport
+  #options: ResolvedOptions
+  #segments: Segment[]
+  #lockFd: number | undefined
+  #logStartOffset: number
+  #logEndOffset: number
+  #visible: DurableMark
+  #commit: GroupCommit<DurableMark> | undefined
+  #durableFd: number | undefined
+  #writtenBytes = 0
+  #syncedBytes = 0
+  #reservedBytes = 0
+  #turns: Array<{ bytes: number; resolve: () => void; reject: (err: Error) => void }> = []
+  #pending = new Set<Promise<unknown>>()
+  #failure: StorageError | undefined
+  #closed = false
+  #dataWaiters = new Set<() => void>()
+  #timers: NodeJS.Timeout[] = []
+
+  private constructor(
+    dir: string,
+    readOnly: boolean,
+    options: ResolvedOptions,
+    segments: Segment[],
+    lockFd: number | undefined,
+    logStartOffset: number,
+    recovery: RecoveryReport,
+  ) {
+    super()
+    this.dir = dir
+    this.readOnly = readOnly
+    this.#options = options
+    this.#segments = segments
+    this.#lockFd = lockFd
+    this.recovery = recovery
+    const active = this.#active
+    this.#logEndOffset = active.nextOffset()
+    this.#logStartOffset = Math.min(Math.max(logStartOffset, (segments[0] as Segment).baseOffset), this.#logEndOffset)
+    this.#visible = { offset: this.#logEndOffset, segment: active, position: active.size, writtenBytes: 0 }
+  }
+
+  /** The end of what was written so far. */
+  #endMark(): DurableMark {
+    const active = this.#active
+    return { offset: this.#logEndOffset, segment: active, position: active.size, writtenBytes: this.#writtenBytes }
+  }
+
+  /**
+   * Open (creating if missing) the partition in `dir` for writing. Takes an exclusive flock on
+   * `dir/.lock`: a second writer, in this process or another, gets `ERR_LOCKED` at once.
+   * Recovers from an unclean shutdown (see recovery.ts) and reports it in `recovery`.
+   */
+  static async open(dir: string, options: PartitionOptions = {}): Promise<Partition> {
+    const o = resolveOptions(options)
+    io.mkdir(dir, o.dirMode)
+    refuseSymlink(dir)
+    const lockFd = takeLock(dir, o.fileMode)
+    const segments: Segment[] = []
+    try {
+      cleanLeftovers(dir)
+      const clean = fs.existsSync(path.join(dir, CLEAN_SHUTDOWN_FILE))
+      const report = emptyReport(clean)
+      const checkpointed = readCheckpoint(dir, LOG_START_OFFSET_FILE)
+      const logStartOffset = checkpointed === undefined || Number.isNaN(checkpointed) ? 0 : checkpointed
+      const recoveryPoint = clean ? Infinity : (readCheckpoint(dir, RECOVERY_POINT_FILE) ?? 0)
+      const bases = listSegmentBases(dir)
+      const segmentOptions = (writable: boolean): SegmentOptions => ({ ...segmentOptionsOf(o), writable })
+      if (bases.length === 0) {
+        segments.push(Segment.create(dir, logStartOffset, segmentOptions(true)))
+        io.fsyncDir(dir)
+      } else {
+        const last = bases.length - 1
+        bases.forEach((base, i) => segments.push(Segment.open(dir, base, segmentOptions(i === last || !(base < recoveryPoint)))))
+      }
+      recover(segments, recoveryPoint, o, report)
+      const partition = new Partition(dir, false, o, segments, lockFd, logStartOffset, report)
+      partition.#startWriting(recoveryPoint)
+      setImmediate(() => partition.emit('recovery', report))
+      return partition
+    } catch (err) {
+      for (const s of segments) s.close()
+      io.close(lockFd)
+      throw err
+    }
+  }
+
+  /**
+   * Open the partition in `dir` for reading only: no lock, no recovery, nothing written. It may
+   * run beside a writer in another process; it sees batches up to the writer's durable offset
+   * (or, without a writer's published offset, up to the last whole, CRC-valid batch).
+   */
+  static async openReadOnly(dir: string, options: PartitionOptions = {}): Promise<Partition> {
+    const o = resolveOptions(options)
+    refuseSymlink(dir)
+    const bases = listSegmentBases(dir)
+    if (bases.length === 0) throw new StorageError(`Cannot open partition ${dir} for reading: it has no segments`, { file: dir })
+    const segments: Segment[] = []
+    try {
+      for (const base of bases) segments.push(Segment.open(dir, base, { ...segmentOptionsOf(o), writable: false, repairIndexes: false }))
+      const checkpointed = readCheckpoint(dir, LOG_START_OFFSET_FILE)
+      const logStartOffset = checkpointed === undefined || Number.isNaN(checkpointed) ? 0 : checkpointed
+      const partition = new Partition(dir, true, o, segments, undefined, logStartOffset, emptyReport(false))
+      partition.#refresh()
+      return partition
+    } catch (err) {
+      for (const s of segments) s.close()
+      throw err
+    }
+  }
+
+  /** First readable offset. */
+  get logStartOffset(): number {
+    return this.#logStartOffset
+  }
+  /** Next offset to be assigned (for a reader: one past the last whole batch it has seen). */
+  get logEndOffset(): number {
+    return this.#logEndOffset
+  }
+  /** Everything below this is durable per the fsync policy and visible to readers. */
+  get durableOffset(): number {
+    return this.#visible.offset
+  }
+  get segmentCount(): number {
+    return this.#segments.length
+  }
+  /** Bytes of all `.log` files. */
+  get sizeBytes(): number {
+    return this.#segments.reduce((sum, s) => sum + s.size, 0)
+  }
+  /** Base offset, file and size of every segment, oldest first. */
+  segments(): Array<{ baseOffset: number; file: string; sizeBytes: number }> {
+    return this.#segments.map((s) => ({ baseOffset: s.baseOffset, file: s.file, sizeBytes: s.size }))
+  }
+
+  get #active(): Segment {
+    return this.#segments[this.#segments.length - 1] as Segment
+  }
+
+  /**
+   * Append `records` as one batch: one write and, under `fsync: 'always'`, at most one (shared)
+   * fdatasync before it resolves. Offsets are assigned in call order.
+   */
+  append(records: readonly RecordInput[], options: AppendOptions = {}): Promise<AppendResult> {
+    const promise = this.#append(records, options)
+    this.#pending.add(promise)
+    const forget = (): void => void this.#pending.delete(promise)
+    promise.then(forget, forget)
+    return promise
+  }
+
+  async #append(records: readonly RecordInput[], options: AppendOptions): Promise<AppendResult> {
+    this.#checkWritable()
+    const o = this.#options
+    const batch = encodeBatch(records, {
+      maxRecordBytes: o.maxRecordBytes,
+      maxBatchBytes: o.maxBatchBytes,
+      compression: o.compression,
+      ...options,
+    })
+    if (this.#turns.length > 0 || this.#mustWait(batch.length)) {
+      await new Promise<void>((resolve, reject) => this.#turns.push({ bytes: batch.length, resolve, reject }))
+      this.#reservedBytes -= batch.length
+      this.#checkWritable()
+    }
+    const count = batch.readInt32BE(23) + 1
+    const baseOffset = this.#logEndOffset
+    const lastOffset = baseOffset + count - 1
+    if (lastOffset > Number.MAX_SAFE_INTEGER) throw new RangeError(`Cannot append: offset ${lastOffset} exceeds Number.MAX_SAFE_INTEGER`)
+    try {
+      this.#maybeRoll(batch.length, lastOffset)
+      setBaseOffset(batch, baseOffset)
+      this.#active.append(batch, { baseOffset, lastOffset, maxTimestamp: batch.readInt32BE(35) * 0x1_0000_0000 + batch.readUInt32BE(39) })
+    } catch (err) {
+      throw this.#fail(err, 'write')
+    }
+    this.#logEndOffset = lastOffset + 1
+    this.#writtenBytes += batch.length
+    this.#releaseTurns()
+    if (o.fsync === 'always') {
+      await (this.#commit as GroupCommit<DurableMark>).waitFor(lastOffset + 1)
+    } else {
+      this.#setVisible(this.#endMark())
+    }
+    return { baseOffset, lastOffset }
+  }
+
+  #checkWritable(): void {
+    if (this.readOnly) throw new StorageError(`Cannot append to ${this.dir}: the partition was opened read-only`)
+    if (this.#closed) throw new ClosedError(`Cannot append to ${this.dir}: the partition is closed`)
+    if (this.#failure !== undefined) throw this.#failure
+  }
+
+  #mustWait(bytes: number): boolean {
+    if (this.#options.fsync !== 'always') return false
+    const unsynced = this.#writtenBytes - this.#syncedBytes + this.#reservedBytes
+    return unsynced > 0 && unsynced + bytes > this.#options.maxUnsyncedBytes
+  }
+
+  #releaseTurns(): void {
+    while (this.#turns.length > 0) {
+      const next = this.#turns[0] as { bytes: number; resolve: () => void }
+      if (this.#mustWait(next.bytes)) return
+      this.#turns.shift()
+      this.#reservedBytes += next.bytes
+      next.resolve()
+    }
+  }
+
+  #maybeRoll(batchBytes: number, lastOffset: number): void {
+    const active = this.#active
+    if (active.size === 0) return
+    const o = this.#options
+    if (
+      active.size + batchBytes > o.segmentBytes ||
+      Date.now() - active.createdMs >= o.segmentMs ||
+      active.indexFull ||
+      lastOffset - active.baseOffset > 0xffff_ffff
+    ) {
+      this.#roll()
+    }
+  }
+
+  /** Seal the active segment (fsync, trim indexes) and start a new one at the log end offset. */
+  #roll(): void {
+    const old = this.#active
+    old.seal()
+    this.#syncedBytes = this.#writtenBytes
+    const mark = this.#endMark()
+    if (this.#commit !== undefined) this.#commit.covered(mark)
+    else this.#setVisible(mark)
+    const segment = Segment.create(this.dir, this.#logEndOffset, { ...segmentOptionsOf(this.#options), writable: true })
+    this.#segments.push(segment)
+    io.fsyncDir(this.dir)
+    writeCheckpoint(this.dir, RECOVERY_POINT_FILE, segment.baseOffset, this.#options.fileMode)
+    this.#scheduleRetention()
+  }
+
+  /** Make a write or fsync failure sticky: every pending and later append fails with it. */
+  #fail(cause: unknown, what: string): StorageError {
+    if (this.#failure !== undefined) return this.#failure
+    const err =
+      cause instanceof StorageError
+        ? cause
+        : new StorageError(
+            `Cannot ${what} ${this.#active.file}: ${(cause as Error).message}; the partition refuses appends until it is closed and opened again`,
+            { file: this.#active.file, cause },
+          )
+    this.#failure = err
+    this.#commit?.fail(err)
+    const turns = this.#turns
+    this.#turns = []
+    for (const t of turns) t.reject(err)
+    return err
+  }
+
+  #setVisible(mark: DurableMark): void {
+    this.#visible = mark
+    if (this.#durableFd !== undefined) {
+      const buf = Buffer.allocUnsafe(OFFSET_BYTES)
+      buf.writeBigInt64BE(BigInt(mark.offset))
+      try {
+        io.pwriteFully(this.#durableFd, buf, 0, OFFSET_BYTES, 0)
+      } catch (err) {
+        this.#fail(err, 'publish the durable offset to')
+      }
+    }
+    this.#wake()
+  }
+
+  #wake(): void {
+    const waiters = [...this.#dataWaiters]
+    this.#dataWaiters.clear()
+    for (const w of waiters) w()
+  }
+
+  /** After open: durable marker handling, timers, checkpoints. */
+  #startWriting(recoveryPoint: number): void {
+    const o = this.#options
+    const active = this.#active
+    // Whatever a crashed process left in the page cache is made durable before it is trusted.
+    io.fdatasyncSync(active.fd)
+    if (this.#logStartOffset > this.#logEndOffset) this.#logEndOffset = this.#logStartOffset
+    io.unlinkIfExists(path.join(this.dir, CLEAN_SHUTDOWN_FILE))
+    if (o.fsync === 'always') {
+      this.#durableFd = io.open(path.join(this.dir, DURABLE_OFFSET_FILE), fs.constants.O_RDWR | fs.constants.O_CREAT, o.fileMode)
+      this.#commit = new GroupCommit<DurableMark>({
+        durableOffset: this.#logEndOffset,
+        capture: () => this.#endMark(),
+        sync: (mark) => (mark.segment.writable ? mark.segment.flush() : Promise.resolve()),
+        onDurable: (mark) => {
+          this.#syncedBytes = Math.max(this.#syncedBytes, mark.writtenBytes)
+          this.#setVisible(mark)
+          this.#releaseTurns()
+        },
+        onFailure: (err) => this.#fail(err, 'fsync'),
+      })
+    } else {
+      io.unlinkIfExists(path.join(this.dir, DURABLE_OFFSET_FILE))
+    }
+    io.fsyncDir(this.dir)
+    this.#setVisible(this.#endMark())
+    if (recoveryPoint !== active.baseOffset) writeCheckpoint(this.dir, RECOVERY_POINT_FILE, active.baseOffset, o.fileMode)
+    if (typeof o.fsync === 'object') {
+      const timer = setInterval(() => void this.flush().catch(() => {}), o.fsync.intervalMs)
+      timer.unref()
+      this.#timers.push(timer)
+    }
+    if (Number.isFinite(o.retentionMs)) {
+      const timer = setInterval(() => this.#scheduleRetention(), o.retentionCheckIntervalMs)
+      timer.unref()
+      this.#timers.push(timer)
+    }
+    this.#applyRetention()
+  }
+
+  /** fdatasync everything written so far (any fsync policy). */
+  async flush(): Promise<void> {
+    this.#checkWritable()
+    const active = this.#active
+    const written = this.#writtenBytes
+    if (this.#commit !== undefined) {
+      await this.#commit.waitFor(this.#logEndOffset)
+      return
+    }
+    if (this.#syncedBytes >= written) return
+    try {
+      await active.flush()
+    } catch (err) {
+      throw this.#fail(err, 'fsync')
+    }
+    this.#syncedBytes = Math.max(this.#syncedBytes, written)
+  }
+
+  #scheduleRetention(): void {
+    // Retention closes files; let a running fsync on them finish first.
+    setImmediate(() => {
+      const idle = this.#commit?.idle() ?? Promise.resolve()
+      void idle.then(() => {
+        if (!this.#closed && this.#failure === undefined) this.#applyRetention()
+      })
+    })
+  }
+
+  /**
+   * Delete the oldest sealed segments that retention (`retentionBytes`, `retentionMs`) or the log
+   * start offset no longer needs. The active segment is never deleted. Returns how many went.
+   */
+  #applyRetention(): number {
+    const o = this.#options
+    const now = Date.now()
+    let total = this.sizeBytes
+    let doomed = 0
+    let logStartOffset = this.#logStartOffset
+    while (doomed < this.#segments.length - 1) {
+      const segment = this.#segments[doomed] as Segment
+      const next = this.#segments[doomed + 1] as Segment
+      const bySize = total - segment.size >= o.retentionBytes
+      const byTime = Number.isFinite(o.retentionMs) && segment.maxTimestamp >= 0 && now - segment.maxTimestamp > o.retentionMs
+      const byStart = next.baseOffset <= logStartOffset
+      if (!bySize && !byTime && !byStart) break
+      total -= segment.size
+      logStartOffset = Math.max(logStartOffset, next.baseOffset)
+      doomed++
+    }
+    if (doomed === 0) return 0
+    try {
+      if (logStartOffset !== this.#logStartOffset) writeCheckpoint(this.dir, LOG_START_OFFSET_FILE, logStartOffset, o.fileMode)
+      this.#logStartOffset = logStartOffset
+      for (const segment of this.#segments.splice(0, doomed)) segment.deleteFiles()
+      io.fsyncDir(this.dir)
+    } catch (err) {
+      this.#fail(err, 'apply retention to')
+    }
+    this.emit('retention', { segmentsDeleted: doomed, logStartOffset })
+    return doomed
+  }
+
+  /**
+   * Move the log start offset to `offset` (Kafka's deleteRecords): reads below it fail with
+   * `ERR_OFFSET_OUT_OF_RANGE`, and sealed segments wholly below it are deleted.
+   */
+  async deleteRecordsBefore(offset: number): Promise<void> {
+    this.#checkWritable()
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError(`Invalid offset ${offset}`)
+    if (offset > this.durableOffset) {
+      throw new OffsetOutOfRangeError(`Cannot delete records before ${offset}: the durable offset is ${this.durableOffset}`)
+    }
+    if (offset <= this.#logStartOffset) return
+    try {
+      writeCheckpoint(this.dir, LOG_START_OFFSET_FILE, offset, this.#options.fileMode)
+    } catch (err) {
+      throw this.#fail(err, 'checkpoint the log start offset of')
+    }
+    this.#logStartOffset = offset
+    await (this.#commit?.idle() ?? Promise.resolve())
+    this.#applyRetention()
+  }
+
+  /** Delete sealed segments per the retention options now; returns how many were deleted. */
+  applyRetention(): number {
+    this.#checkWritable()
+    return this.#applyRetention()
+  }
+
+  /**
+   * Read records from `from` onward, about `maxBytes` of them (at least one whole batch).
+   * Returns no records at the durable offset. Keys and values are views into one read buffer.
+   */
+  read(options: ReadOptions): ReadResult {
+    if (this.#closed) throw new ClosedError(`Cannot read from ${this.dir}: the partition is closed`)
+    const from = options.from
+    if (!Number.isSafeInteger(from) || from < 0) throw new RangeError(`Invalid offset ${from}`)
+    const maxBytes = options.maxBytes ?? READ_BYTES_DEFAULT
+    if (this.readOnly && from >= this.#visible.offset) this.#refresh()
+    if (from < this.#logStartOffset) {
+      throw new OffsetOutOfRangeError(`Cannot read offset ${from} of ${this.dir}: the log starts at ${this.#logStartOffset}`)
+    }
+    if (from > this.#logEndOffset) {
+      throw new OffsetOutOfRangeError(`Cannot read offset ${from} of ${this.dir}: the log ends at ${this.#logEndOffset}`)
+    }
+    if (from >= this.#visible.offset) return { records: [], nextOffset: from }
+    for (let i = this.#segmentIndexOf(from); i < this.#segments.length; i++) {
+      const segment = this.#segments[i] as Segment
+      const end = this.#visibleEnd(segment)
+      const location = segment.locate(from, end)
+      if (location !== undefined) return this.#readFrom(segment, location.position, location.header.batchLength + 12, end, from, maxBytes)
+    }
+    return { records: [], nextOffset: Math.max(from, this.#visible.offset) }
+  }
+
+  #visibleEnd(segment: Segment): number {
+    const mark = this.#visible
+    if (segment === mark.segment) return mark.position
+    return segment.baseOffset < mark.segment.baseOffset ? segment.size : 0
+  }
+
+  #segmentIndexOf(offset: number): number {
+    let lo = 0
+    let hi = this.#segments.length - 1
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1
+      if ((this.#segments[mid] as Segment).baseOffset <= offset) lo = mid
+      else hi = mid - 1
+    }
+    return lo
+  }
+
+  #readFrom(segment: Segment, position: number, firstBatchBytes: number, end: number, from: number, maxBytes: number): ReadResult {
+    const length = Math.min(end - position, Math.max(maxBytes, firstBatchBytes))
+    const buffer = Buffer.allocUnsafe(length)
+    const bytes = segment.read(buffer, position, length)
+    const records: LogRecord[] = []
+    let nextOffset = from
+    let at = 0
+    while (at < bytes) {
+      const check = checkBatch(buffer, at, bytes, this.#options.maxBatchBytes)
+      if (!check.ok) {
+        if (check.problem === 'truncated' && at > 0) break // the next batch continues past this read
+        throw new CorruptRecordError(`Cannot read ${segment.file} at position ${position + at}: ${check.message}`, {
+          file: segment.file,
+          position: position + at,
+          offsetBefore: nextOffset - 1,
+        })
+      }
+      const header = check.header
+      if (!isControlBatch(header)) {
+        const batchRecords = decodeRecords(buffer, at, header, { file: segment.file, position: position + at, maxBatchBytes: this.#options.maxBatchBytes }, from)
+        for (const r of batchRecords) records.push(r)
+      }
+      nextOffset = Math.max(nextOffset, lastOffsetOf(header) + 1)
+      at += check.size
+    }
+    return { records, nextOffset }
+  }
+
+  /**
+   * Iterate records from `from` (default: the log start offset). With `follow`, wait at the end
+   * for more instead of finishing: woken by appends in this process, or, in a read-only partition,
+   * by `fs.watch` on the folder with a polling fallback. Ends when the partition closes.
+   */
+  async *records(options: RecordsOptions = {}): AsyncGenerator<LogRecord, void, undefined> {
+    let next = options.from ?? this.#logStartOffset
+    const readOptions: ReadOptions = { from: next }
+    if (options.maxBytes !== undefined) readOptions.maxBytes = options.maxBytes
+    while (!this.#closed) {
+      options.signal?.throwIfAborted()
+      readOptions.from = next
+      const { records, nextOffset } = this.read(readOptions)
+      for (const record of records) yield record
+      if (nextOffset > next) {
+        next = nextOffset
+        continue
+      }
+      if (options.follow !== true) return
+      await this.#waitForData(next, options.signal)
+    }
+  }
+
+  /** Resolves when the durable offset passes `offset`, the partition closes, or `signal` aborts. */
+  async #waitForData(offset: number, signal: AbortSignal | undefined): Promise<void> {
+    if (this.#visible.offset > offset || this.#closed) return
+    let cleanup = (): void => {}
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = (): void => reject(signal?.reason)
+        signal?.addEventListener('abort', onAbort, { once: true })
+        const done = (): void => resolve()
+        this.#dataWaiters.add(done)
+        let watcher: fs.FSWatcher | undefined
+        let poll: NodeJS.Timeout | undefined
+        if (this.readOnly) {
+          const check = (): void => {
+            try {
+              this.#refresh()
+            } catch (err) {
+              reject(err)
+              return
+            }
+            if (this.#visible.offset > offset) resolve()
+          }
+          try {
+            watcher = fs.watch(this.dir, { persistent: false }, check)
+            watcher.on('error', () => {})
+          } catch {
+            watcher = undefined // polling alone still works
+          }
+          poll = setInterval(check, this.#options.pollIntervalMs)
+        }
+        cleanup = () => {
+          signal?.removeEventListener('abort', onAbort)
+          this.#dataWaiters.delete(done)
+          watcher?.close()
+          if (poll !== undefined) clearInterval(poll)
+        }
+      })
+    } finally {
+      cleanup()
+    }
+  }
+
+  /**
+   * The first offset whose record timestamp is at least `timestamp` (through the time index),
+   * or the durable offset if there is none.
+   */
+  offsetForTimestamp(timestamp: number): number {
+    if (this.#closed) throw new ClosedError(`Cannot search ${this.dir}: the partition is closed`)
+    for (const segment of this.#segments) {
+      const end = this.#visibleEnd(segment)
+      const location = segment.locateTimestamp(timestamp, end)
+      if (location === undefined) continue
+      const from = Math.max(location.header.baseOffset, this.#logStartOffset)
+      const { records } = this.#readFrom(segment, location.position, location.header.batchLength + 12, end, from, 0)
+      const hit = records.find((r) => r.timestamp >= timestamp)
+      if (hit !== undefined) return hit.offset
+    }
+    return this.#visible.offset
+  }
+
+  /** Re-read what a writer in another process did: new segments, deletions, the durable offset. */
+  #refresh(): void {
+    const o = this.#options
+    const bases = listSegmentBases(this.dir)
+    const present = new Set(bases)
+    const kept = this.#segments.filter((s) => {
+      if (present.has(s.baseOffset)) return true
+      s.close()
+      return false
+    })
+    const known = new Set(kept.map((s) => s.baseOffset))
+    for (const base of bases) if (!known.has(base)) kept.push(Segment.open(this.dir, base, { ...segmentOptionsOf(o), writable: false, repairIndexes: false }))
+    kept.sort((a, b) => a.baseOffset - b.baseOffset)
+    if (kept.length === 0) return
+    this.#segments = kept
+    const checkpointed = readCheckpoint(this.dir, LOG_START_OFFSET_FILE)
+    const first = (kept[0] as Segment).baseOffset
+    this.#logStartOffset = Math.max(first, checkpointed === undefined || Number.isNaN(checkpointed) ? 0 : checkpointed)
+    const cap = readDurableOffset(this.dir)
+    // Sealed segments are whole; the last one is read up to its last whole, valid batch.
+    let end: DurableMark | undefined
+    for (let i = kept.length - 1; i >= 0 && end === undefined; i--) {
+      const segment = kept[i] as Segment
+      segment.refreshSize()
+      end = lastVisible(segment, cap, o.maxBatchBytes)
+    }
+    const mark = end ?? { offset: first, segment: kept[0] as Segment, position: 0, writtenBytes: 0 }
+    this.#logEndOffset = mark.offset
+    this.#visible = mark
+  }
+
+  /** Drain pending appends, fsync, trim indexes, write the clean-shutdown marker, release the lock. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    for (const t of this.#timers) clearInterval(t)
+    this.#timers = []
+    await Promise.allSettled([...this.#pending])
+    await this.#commit?.idle()
+    this.#wake()
+    const failure = this.#failure
+    try {
+      if (!this.readOnly && failure === undefined) {
+        io.fdatasyncSync(this.#active.fd)
+        this.#syncedBytes = this.#writtenBytes
+        if (this.#commit !== undefined) this.#setVisible(this.#endMark())
+      }
+      for (const s of this.#segments) s.close()
+      if (this.#durableFd !== undefined) io.close(this.#durableFd)
+      this.#durableFd = undefined
+      if (!this.readOnly && failure === undefined) io.writeFileAtomic(this.dir, CLEAN_SHUTDOWN_FILE, `${this.#logEndOffset}\n`, this.#options.fileMode)
+    } finally {
+      if (this.#lockFd !== undefined) io.close(this.#lockFd)
+      this.#lockFd = undefined
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
+}
+
+function segmentOptionsOf(o: ResolvedOptions): Omit<SegmentOptions, 'writable'> {
+  return { indexIntervalBytes: o.indexIntervalBytes, maxIndexBytes: o.maxIndexBytes, maxBatchBytes: o.maxBatchBytes, fileMode: o.fileMode, repairIndexes: true }
+}
+
+/**
+ * The recovery decision, as data:
+ *
+ * | clean-shutdown marker | last segment's index sane and tail whole | action                                   |
+ * |-----------------------|------------------------------------------|------------------------------------------|
+ * | present               | yes                                      | trust it: no scan (cost ∝ segment count) |
+ * | present               | no                                       | recover the last segment                 |
+ * | absent                | —                                        | recover every segment from the recovery point |
+ *
+ * Sealed segments' indexes are checked when first used and rebuilt if they fail.
+ */
+function recover(segments: Segment[], recoveryPoint: number, o: ResolvedOptions, report: RecoveryReport): void {
+  const last = segments.length - 1
+  let from: number
+  if (report.clean) {
+    const active = segments[last] as Segment
+    from = active.sanityCheck() === undefined && active.checkTail() === undefined ? segments.length : last
+    if (from === last) report.clean = false
+  } else {
+    from = segments.findIndex((s) => s.baseOffset >= recoveryPoint)
+    if (from < 0) from = last
+  }
+  if (from < segments.length) {
+    recoverSegments(segments, from, { maxBatchBytes: o.maxBatchBytes, maxUnsyncedBytes: o.maxUnsyncedBytes, repair: o.repair }, report)
+  }
+  // Recovered segments other than the last are sealed again (fsync'd, indexes trimmed).
+  for (let i = 0; i < segments.length - 1; i++) (segments[i] as Segment).seal()
+}
+
+/** The last whole, valid batch of `segment` below `cap`, as a mark; undefined if none. */
+function lastVisible(segment: Segment, cap: number, maxBatchBytes: number): DurableMark | undefined {
+  let mark: DurableMark | undefined
+  const tail = segment.offsetIndex.lastEntry()
+  // Start from the last index entry when it is inside the file, else from the start.
+  let from = tail !== undefined && tail.position < segment.size ? tail.position : 0
+  for (let attempt = 0; attempt < 2 && mark === undefined; attempt++) {
+    for (const step of scanBatches(segment.fd, { from, end: segment.size, maxBatchBytes })) {
+      if (step.kind === 'invalid') break
+      const next = lastOffsetOf(step.header) + 1
+      if (next > cap) break
+      mark = { offset: next, segment, position: step.position + step.size, writtenBytes: 0 }
+    }
+    if (from === 0) break
+    from = 0
+  }
+  if (mark === undefined && segment.size === 0) return undefined
+  return mark
+}
+
+
+function readDurableOffset(dir: string): number {
+  try {
+    const fd = io.open(path.join(dir, DURABLE_OFFSET_FILE), fs.constants.O_RDONLY)
+    try {
+      const buf = Buffer.alloc(OFFSET_BYTES)
+      if (io.preadFully(fd, buf, 0, OFFSET_BYTES, 0) < OFFSET_BYTES) return Infinity
+      const value = Number(buf.readBigInt64BE(0))
+      return value >= 0 ? value : Infinity
+    } finally {
+      io.close(fd)
+    }
+  } catch {
+    return Infinity
+  }
+}
+
+function listSegmentBases(dir: string): number[] {
+  let names: string[]
+  try {
+    names = fs.readdirSync(dir)
+  } catch (err) {
+    throw new StorageError(`Cannot list partition folder ${dir}: ${(err as Error).message}`, { file: dir, cause: err })
+  }
+  const bases: number[] = []
+  for (const name of names) {
+    const base = parseSegmentName(name)
+    if (base !== undefined) bases.push(base)
+  }
+  return bases.sort((a, b) => a - b)
+}
+
+/** Remove what an interrupted checkpoint write or repair left behind. */
+function cleanLeftovers(dir: string): void {
+  for (const name of fs.readdirSync(dir)) {
+    if (name.endsWith('.tmp') || name.endsWith('.log.repair')) io.unlink(path.join(dir, name))
+  }
+}
+
+function refuseSymlink(dir: string): void {
+  let stat: fs.Stats
+  try {
+    stat = fs.lstatSync(dir)
+  } catch (err) {
+    throw new StorageError(`Cannot open partition ${dir}: ${(err as Error).message}`, { file: dir, cause: err })
+  }
+  if (stat.isSymbolicLink()) throw new StorageError(`Cannot open partition ${dir}: it is a symbolic link, which seglog does not follow`, { file: dir })
+  if (!stat.isDirectory()) throw new StorageError(`Cannot open partition ${dir}: it is not a folder`, { file: dir })
+}
+
+function takeLock(dir: string, mode: number): number {
+  const file = path.join(dir, LOCK_FILE)
+  const fd = io.open(file, fs.constants.O_RDWR | fs.constants.O_CREAT, mode)
+  let locked: boolean
+  try {
+    locked = io.tryLockExclusive(fd)
+  } catch (err) {
+    io.close(fd)
+    throw err
+  }
+  if (!locked) {
+    const holder = fs.readFileSync(file, 'utf8').trim()
+    io.close(fd)
+    throw new LockedError(
+      `Cannot open partition ${dir} for writing: another writer holds ${file}${holder === '' ? '' : ` (process ${holder})`}; close it first, or open read-only`,
+      { file },
+    )
+  }
+  const pid = Buffer.from(`${process.pid}\n`)
+  io.ftruncate(fd, 0)
+  io.pwriteFully(fd, pid, 0, pid.length, 0)
+  return fd
+}
