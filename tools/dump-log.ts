@@ -9,8 +9,10 @@
  * end of FILE").
  */
 import { CorruptRecordError, UnsupportedFormatError } from '../src/errors.js'
-import { scanBatches, type ScannedBatch, type ScanStep } from '../src/segment/batch-scanner.js'
 import {
+  scanBatches,
+  type ScannedBatch,
+  type ScanStep,
   codecOf,
   decodeRecords,
   hasLogAppendTime,
@@ -19,8 +21,8 @@ import {
   lastOffsetOf,
   type BatchHeader,
   type LogRecord,
-} from '../src/segment/record-batch.js'
-import { CliError, describeError } from './cli.js'
+} from '../src/segment/index.js'
+import { CliError, describeError, isOperatingError } from './cli.js'
 import type { InputFile } from './input-file.js'
 import type { LineWriter } from './output.js'
 import { startProgress } from './progress.js'
@@ -172,7 +174,7 @@ export async function dumpLog(input: InputFile, out: LineWriter, options: LogDum
   return problems + 1
 }
 
-/** The scanner's steps, with a read error worded for the command line. */
+/** The scanner's steps, with a read error (EIO, …) worded for the command line. */
 function* scanSteps(input: InputFile, maxBatchBytes: number): Generator<ScanStep, void, undefined> {
   const steps = scanBatches(input.fd, { end: input.size, maxBatchBytes })
   for (;;) {
@@ -180,6 +182,8 @@ function* scanSteps(input: InputFile, maxBatchBytes: number): Generator<ScanStep
     try {
       next = steps.next()
     } catch (err) {
+      // An I/O error is the user's to act on; anything else is a bug, reported with its stack.
+      if (!isOperatingError(err)) throw err
       throw new CliError(`cannot read '${input.path}': ${describeError(err)}`, { cause: err })
     }
     if (next.done === true) return

@@ -7,7 +7,7 @@
  * file cannot be opened or read, or is of no known type. Every file is dumped even after a failure.
  */
 import { InvalidArgumentError, Option, type Command } from 'commander'
-import { MAX_BATCH_BYTES_DEFAULT } from '../src/segment/record-batch.js'
+import { MAX_BATCH_BYTES_DEFAULT } from '../src/segment/index.js'
 import { action, CliError, EXIT_ERROR, EXIT_OK, EXIT_PROBLEMS, reportError } from './cli.js'
 import { dumpIndex } from './dump-index.js'
 import { dumpLog } from './dump-log.js'
@@ -87,7 +87,9 @@ export function register(program: Command): void {
       `
 Batches are checked (bounds, magic, CRC-32C) as they are read; the dump stops at the first invalid
 batch and reports the bytes from there ("found N invalid bytes at the end of FILE"): on stderr, or
-with --json as a line {"file", "invalidBytes", "position", "problem", "message"}.
+with --json as a line {"file", "invalidBytes", "position", "problem", "message"}. With --records, a
+batch whose records cannot be read (corrupt, or compressed with snappy, lz4 or zstd) is still
+listed, with an error line (--json: "recordsError": {"code", "message"}) instead of its records.
 Index files end in zeros until trimmed; those are reported as "N zero-filled bytes at the end".
 
 Exit status: 0 all read, 1 invalid bytes or unreadable records found, 2 usage or I/O error.

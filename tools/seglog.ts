@@ -42,12 +42,14 @@ function createProgram(): Command {
     .exitOverride() // commander exits 1 on a usage error; seglog's usage errors exit 2 (see run)
   program.addHelpText('after', '\nExit status: 0 ok, 1 problems found, 2 usage or I/O error.')
   for (const subcommand of SUBCOMMANDS) subcommand.register(program)
-  // Settings copied into subcommands at creation are copies, so these are set on each one after
-  // registration: errors name the subcommand ("seglog dump: missing required argument 'file'").
+  // Subcommands copy the program's output settings when created, so this is set on each one after
+  // registration: a usage error is one line naming the subcommand and where to find its usage
+  // ("seglog dump: missing required argument 'file' (see 'seglog dump --help')").
   for (const command of [program, ...program.commands]) {
     const name = command === program ? 'seglog' : `seglog ${command.name()}`
-    command.configureOutput({ outputError: (text, write) => write(`${name}: ${text.replace(/^error: /, '')}`) })
-    command.showHelpAfterError(`(run '${name} --help' for usage)`)
+    command.configureOutput({
+      outputError: (text, write) => write(`${name}: ${text.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' ')} (see '${name} --help')\n`),
+    })
   }
   return program
 }
@@ -65,6 +67,13 @@ async function run(argv: readonly string[]): Promise<number> {
   return lastExitCode()
 }
 
-// A closed stderr must not crash the process with an unhandled 'error' event.
+// A reader that went away (`seglog --help | head -1`) must not crash the process with an
+// unhandled 'error' event and a stack trace. Commands' own output goes through LineWriter, which
+// turns EPIPE into a quiet stop and other write errors into exit code 2.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') return
+  reportError(undefined, err)
+  process.exitCode = EXIT_ERROR
+})
 process.stderr.on('error', () => {})
 process.exitCode = await run(process.argv)

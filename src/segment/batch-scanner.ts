@@ -43,7 +43,7 @@ export interface ScanOptions {
 /** Yield each batch of the file open at `fd` from `from` to `end`, then stop or yield one `invalid`. */
 export function* scanBatches(fd: number, options: ScanOptions = {}): Generator<ScanStep, void, undefined> {
   const maxBatchBytes = options.maxBatchBytes ?? MAX_BATCH_BYTES_DEFAULT
-  const end = options.end ?? io.fstatSize(fd)
+  let end = options.end ?? io.fstatSize(fd)
   const chunkBytes = options.chunkBytes ?? SCAN_CHUNK_BYTES
   let buffer = Buffer.allocUnsafe(Math.min(chunkBytes, Math.max(end, 0)) || 1)
   let bufferPosition = options.from ?? 0 // file position of buffer[0]
@@ -53,7 +53,7 @@ export function* scanBatches(fd: number, options: ScanOptions = {}): Generator<S
     let at = position - bufferPosition
     // Make sure the whole batch header, then the whole batch, is in the buffer.
     let needed = Math.min(LOG_OVERHEAD_BYTES, end - position)
-    if (at + needed <= bufferBytes) {
+    if (at + LOG_OVERHEAD_BYTES <= bufferBytes) {
       const length = buffer.readInt32BE(at + BATCH_LENGTH_POS)
       if (length > 0 && length <= maxBatchBytes - LOG_OVERHEAD_BYTES) needed = Math.min(length + LOG_OVERHEAD_BYTES, end - position)
     }
@@ -62,11 +62,16 @@ export function* scanBatches(fd: number, options: ScanOptions = {}): Generator<S
       if (buffer.length < length) buffer = Buffer.allocUnsafe(length)
       bufferPosition = position
       at = 0
-      bufferBytes = io.preadFully(fd, buffer, 0, Math.min(buffer.length, end - position), position)
-      if (bufferBytes < LOG_OVERHEAD_BYTES && bufferBytes < end - position) {
-        // The file shrank under us (truncated by a writer's recovery): stop at what is there.
-        yield { kind: 'invalid', position, problem: 'truncated', message: 'file ended while reading' }
-        return
+      const wanted = Math.min(buffer.length, end - position)
+      bufferBytes = io.preadFully(fd, buffer, 0, wanted, position)
+      if (bufferBytes < wanted) {
+        // The file is shorter than `end` (it shrank under us, or the caller's end was past it):
+        // scan what is there; a batch cut by the end is then reported as truncated.
+        end = position + bufferBytes
+        if (bufferBytes === 0) {
+          yield { kind: 'invalid', position, problem: 'truncated', message: 'file ended while reading' }
+          return
+        }
       }
       continue
     }

@@ -129,6 +129,8 @@ export interface EncodeOptions {
 }
 
 export const MAX_RECORD_BYTES_DEFAULT = 1024 * 1024
+/** Largest timestamp written: 2^50 ms (year 37,648), so that zigzag deltas (≤ 2^52) stay exact. */
+export const TIMESTAMP_MAX = 2 ** 50
 export const MAX_BATCH_BYTES_DEFAULT = 16 * 1024 * 1024
 const EMPTY_HEADERS: RecordHeader[] = []
 Object.freeze(EMPTY_HEADERS)
@@ -204,7 +206,7 @@ export type BatchCheck =
 export function checkBatch(buf: Buffer, pos: number, end: number, maxBatchBytes: number): BatchCheck {
   const available = end - pos
   if (available < LOG_OVERHEAD_BYTES) {
-    return { ok: false, problem: 'truncated', message: `only ${available} bytes left, a batch needs at least ${BATCH_HEADER_BYTES}` }
+    return { ok: false, problem: 'truncated', message: `only ${available} bytes left, a batch header needs ${BATCH_HEADER_BYTES}` }
   }
   const batchLength = buf.readInt32BE(pos + BATCH_LENGTH_POS)
   if (batchLength < BATCH_LENGTH_MIN || batchLength > maxBatchBytes - LOG_OVERHEAD_BYTES) {
@@ -342,7 +344,10 @@ export function encodeBatch(records: readonly RecordInput[], options: EncodeOpti
   for (let i = 0; i < records.length; i++) {
     const record = records[i] as RecordInput
     const timestamp = record?.timestamp ?? now
-    if (!Number.isSafeInteger(timestamp)) throw new RangeError(`Cannot encode record ${i}: timestamp ${timestamp} is not a safe integer`)
+    // -1 means "no timestamp" (as in Kafka); the upper bound keeps every zigzag delta exact in a double.
+    if (!Number.isSafeInteger(timestamp) || timestamp < -1 || timestamp > TIMESTAMP_MAX) {
+      throw new RangeError(`Cannot encode record ${i}: timestamp ${timestamp} is not an integer in [-1, ${TIMESTAMP_MAX}]`)
+    }
     const m = measure(record, i, timestamp - baseTimestamp, timestamp)
     const total = sizeOfVarlong(m.bodyBytes) + m.bodyBytes
     if (total > maxRecordBytes) {
@@ -448,6 +453,7 @@ export function decodeRecords(buf: Buffer, pos: number, header: BatchHeader, ctx
   }
   if (count * RECORD_BYTES_MIN > end) fail(`count ${count}`, 0)
   const records: LogRecord[] = []
+  const logAppendTime = hasLogAppendTime(header)
   const v: VarintRead = { value: 0, next: 0 }
   let p = 0
   for (let i = 0; i < count; i++) {
@@ -456,7 +462,8 @@ export function decodeRecords(buf: Buffer, pos: number, header: BatchHeader, ctx
     if (v.value < RECORD_BYTES_MIN - 1 || recordEnd > end) fail(`${i} length ${v.value}`, p)
     p = v.next + 1 // attributes int8, unused
     if (readVarlong(bytes, p, recordEnd, v).next < 0) fail(`${i} timestamp`, p)
-    const timestamp = header.baseTimestamp + v.value
+    // With log-append time, every record carries the batch's time (Kafka's rule).
+    const timestamp = logAppendTime ? header.maxTimestamp : header.baseTimestamp + v.value
     p = v.next
     if (readVarlong(bytes, p, recordEnd, v, VARINT_BYTES_MAX).next < 0) fail(`${i} offset delta`, p)
     const offset = header.baseOffset + v.value
@@ -502,7 +509,7 @@ export function decodeRecords(buf: Buffer, pos: number, header: BatchHeader, ctx
         headers[h] = [hKey, hValue]
       }
     }
-    if (p !== recordEnd) fail(`${i} (length field says ${recordEnd - v.next} more bytes)`, p)
+    if (p !== recordEnd) fail(`${i} (its fields end ${recordEnd - p} bytes before its length says)`, p)
     records.push({ offset, timestamp, key, value, headers })
   }
   if (p !== end) fail(`section (${end - p} bytes after the last record)`, p)
