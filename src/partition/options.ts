@@ -43,6 +43,8 @@ export interface PartitionOptions {
   maxUnsyncedBytes?: number
   /** On open, keep the valid batches after damaged ones instead of failing with ERR_CORRUPT_RECORD. */
   repair?: boolean
+  /** On open, validate every segment, ignoring the clean-shutdown marker and the recovery point. */
+  fullRecovery?: boolean
   /** Compression of appended batches. Default `'none'`. */
   compression?: 'none' | 'gzip'
   /** Mode of new files. Default 0o600. */
@@ -71,6 +73,7 @@ export const DEFAULTS: ResolvedOptions = {
   retentionCheckIntervalMs: 5 * 60 * 1000,
   maxUnsyncedBytes: 4 * MiB,
   repair: false,
+  fullRecovery: false,
   compression: 'none',
   fileMode: 0o600,
   dirMode: 0o700,

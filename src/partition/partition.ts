@@ -44,6 +44,13 @@ import { emptyReport, recoverSegments, type RecoveryReport } from './recovery.js
 export interface AppendResult {
   baseOffset: number
   lastOffset: number
+  /**
+   * The offset of each record given, present only when some were answered from the message-id
+   * dedup window (then they are not `baseOffset + i`).
+   */
+  offsets?: number[]
+  /** The whole batch was an idempotent producer's retry: nothing was appended. */
+  duplicate?: boolean
 }
 
 /** Producer fields written into the batch header (idempotent producers). */
@@ -164,11 +171,12 @@ export class Partition extends EventEmitter {
     const segments: Segment[] = []
     try {
       cleanLeftovers(dir)
-      const clean = fs.existsSync(path.join(dir, CLEAN_SHUTDOWN_FILE))
+      const clean = !o.fullRecovery && fs.existsSync(path.join(dir, CLEAN_SHUTDOWN_FILE))
       const report = emptyReport(clean)
       const checkpointed = readCheckpoint(dir, LOG_START_OFFSET_FILE)
       const logStartOffset = checkpointed === undefined || Number.isNaN(checkpointed) ? 0 : checkpointed
-      const recoveryPoint = clean ? Infinity : (readCheckpoint(dir, RECOVERY_POINT_FILE) ?? 0)
+      const checkpointedRecoveryPoint = readCheckpoint(dir, RECOVERY_POINT_FILE)
+      const recoveryPoint = clean ? Infinity : o.fullRecovery || checkpointedRecoveryPoint === undefined || Number.isNaN(checkpointedRecoveryPoint) ? 0 : checkpointedRecoveryPoint
       const bases = listSegmentBases(dir)
       const segmentOptions = (writable: boolean): SegmentOptions => ({ ...segmentOptionsOf(o), writable })
       if (bases.length === 0) {
@@ -211,6 +219,31 @@ export class Partition extends EventEmitter {
     } catch (err) {
       for (const s of segments) s.close()
       throw err
+    }
+  }
+
+  /**
+   * Run recovery on the partition in `dir` as `seglog recover` does: every segment validated,
+   * torn tails cut, damaged ranges dropped with the valid batches after them kept (`repair`),
+   * indexes rebuilt. With `dryRun`, nothing is locked or changed and the report says what
+   * recovery would do.
+   */
+  static async recover(dir: string, options: PartitionOptions & { dryRun?: boolean } = {}): Promise<RecoveryReport> {
+    const { dryRun, ...rest } = options
+    if (dryRun !== true) {
+      const partition = await Partition.open(dir, { ...rest, repair: true, fullRecovery: true })
+      await partition.close()
+      return partition.recovery
+    }
+    const o = resolveOptions(rest)
+    refuseSymlink(dir)
+    const segments = listSegmentBases(dir).map((base) => Segment.open(dir, base, { ...segmentOptionsOf(o), writable: false, repairIndexes: false }))
+    try {
+      const report = emptyReport(false)
+      recoverSegments(segments, 0, { maxBatchBytes: o.maxBatchBytes, maxUnsyncedBytes: o.maxUnsyncedBytes, repair: true }, report, false)
+      return report
+    } finally {
+      for (const s of segments) s.close()
     }
   }
 

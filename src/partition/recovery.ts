@@ -66,16 +66,20 @@ export interface RecoveryLimits {
 /**
  * Recover `segments[from..]` in place (they must be open writable). Segments removed are spliced
  * out of the array and their files deleted. Throws `CorruptRecordError` on corruption unless
- * `limits.repair`.
+ * `limits.repair`. With `apply: false` nothing is changed (segments may be read-only): the report
+ * says what recovery would do.
  */
-export function recoverSegments(segments: Segment[], from: number, limits: RecoveryLimits, report: RecoveryReport): void {
+export function recoverSegments(segments: Segment[], from: number, limits: RecoveryLimits, report: RecoveryReport, apply = true): void {
   let i = from
-  // Each pass either advances i or removes at least one damaged byte, so this terminates.
+  // Where a dry run resumes inside a segment after a damaged range it would have dropped.
+  let resumeAt: { position: number; offset: number } | undefined
+  // Each pass either advances i or moves past at least one damaged byte, so this terminates.
   while (i < segments.length) {
     const segment = segments[i] as Segment
-    const scan = segment.recover()
-    report.segmentsRecovered++
-    report.indexesRebuilt++
+    const scan = apply ? segment.recover() : segment.validate(resumeAt?.position ?? 0, resumeAt?.offset ?? segment.baseOffset)
+    if (resumeAt === undefined) report.segmentsRecovered++
+    if (apply) report.indexesRebuilt++
+    resumeAt = undefined
     if (scan.invalid === undefined) {
       i++
       continue
@@ -87,8 +91,12 @@ export function recoverSegments(segments: Segment[], from: number, limits: Recov
     if (resync === undefined || tailBytes <= limits.maxUnsyncedBytes) {
       report.truncatedBytes += tailBytes
       report.truncatedFromOffset ??= scan.nextOffset
-      segment.truncateTo(damageAt, scan.nextOffset)
-      report.segmentsRemoved += removeAfter(segments, i)
+      if (apply) {
+        segment.truncateTo(damageAt, scan.nextOffset)
+        report.segmentsRemoved += removeAfter(segments, i)
+      } else {
+        report.segmentsRemoved += segments.length - i - 1
+      }
       return
     }
     const resyncSegment = segments[resync.segmentIndex] as Segment
@@ -101,24 +109,24 @@ export function recoverSegments(segments: Segment[], from: number, limits: Recov
         { file: segment.file, position: damageAt, offsetBefore: scan.nextOffset - 1, offsetAfter: resync.baseOffset },
       )
     }
-    if (resync.segmentIndex === i) {
-      segment.cutRange(damageAt, resync.position)
-      report.repaired.push({
-        file: segment.file,
-        position: damageAt,
-        bytes: resync.position - damageAt,
-        lostFromOffset: scan.nextOffset,
-        lostToOffset: resync.baseOffset - 1,
-      })
-      continue // rescan this segment: there may be more damage after the resync point
-    }
+    const sameSegment = resync.segmentIndex === i
     report.repaired.push({
       file: segment.file,
       position: damageAt,
-      bytes: tailBytes - (resyncSegment.size - resync.position),
+      bytes: sameSegment ? resync.position - damageAt : tailBytes - (resyncSegment.size - resync.position),
       lostFromOffset: scan.nextOffset,
       lostToOffset: resync.baseOffset - 1,
     })
+    if (!apply) {
+      report.segmentsRemoved += resync.segmentIndex - i - (sameSegment ? 0 : 1)
+      i = resync.segmentIndex
+      resumeAt = { position: resync.position, offset: resync.baseOffset }
+      continue
+    }
+    if (sameSegment) {
+      segment.cutRange(damageAt, resync.position)
+      continue // rescan this segment: there may be more damage after the resync point
+    }
     segment.truncateTo(damageAt, scan.nextOffset)
     // Segments between the damage and the resync point hold nothing valid.
     for (let j = resync.segmentIndex - 1; j > i; j--) {

@@ -337,11 +337,26 @@ export class Segment {
     this.#bytesSinceIndexEntry = 0
     this.#maxTimestamp = -1
     this.#offsetOfMaxTimestamp = -1
-    let next = this.baseOffset
-    let validBytes = 0
+    const scan = this.#validate(0, this.baseOffset, (batch, last) => this.#afterBatch(batch.position, batch.size, last, batch.header.maxTimestamp))
+    this.#nextOffset = scan.nextOffset
+    if (!this.#writable) this.#sealIndexes()
+    return scan
+  }
+
+  /**
+   * Validate batches from `position` (a batch boundary) expecting offsets from `nextOffset` on,
+   * without touching anything: the read-only half of `recover()`, for dry runs and verify.
+   */
+  validate(position = 0, nextOffset = this.baseOffset): SegmentScan {
+    return this.#validate(position, nextOffset, () => {})
+  }
+
+  #validate(from: number, nextOffset: number, onBatch: (batch: Extract<ScanStep, { kind: 'batch' }>, lastOffset: number) => void): SegmentScan {
+    let next = nextOffset
+    let validBytes = from
     let batches = 0
     let invalid: SegmentScan['invalid']
-    for (const step of scanBatches(this.#fd, { end: this.#size, maxBatchBytes: this.#options.maxBatchBytes })) {
+    for (const step of scanBatches(this.#fd, { from, end: this.#size, maxBatchBytes: this.#options.maxBatchBytes })) {
       const problem = offsetProblem(step, next, this.baseOffset)
       if (problem !== undefined) {
         invalid = problem
@@ -349,13 +364,11 @@ export class Segment {
       }
       const batch = step as Extract<ScanStep, { kind: 'batch' }>
       const last = lastOffsetOf(batch.header)
-      this.#afterBatch(batch.position, batch.size, last, batch.header.maxTimestamp)
+      onBatch(batch, last)
       next = last + 1
       validBytes = batch.position + batch.size
       batches++
     }
-    this.#nextOffset = next
-    if (!this.#writable) this.#sealIndexes()
     return invalid === undefined ? { validBytes, batches, nextOffset: next } : { validBytes, batches, nextOffset: next, invalid }
   }
 
