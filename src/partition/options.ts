@@ -53,6 +53,11 @@ export interface PartitionOptions {
   dirMode?: number
   /** How often a read-only follower polls when `fs.watch` is silent. Default 100 ms. */
   pollIntervalMs?: number
+  /**
+   * Message-id dedup window: a record whose `msg-id` header was appended within this many ms is
+   * not appended again (the caller gets the original offset). 0 (default): off.
+   */
+  dedupWindowMs?: number
 }
 
 export type ResolvedOptions = Required<Omit<PartitionOptions, 'fsync'>> & { fsync: FsyncPolicy }
@@ -78,6 +83,7 @@ export const DEFAULTS: ResolvedOptions = {
   fileMode: 0o600,
   dirMode: 0o700,
   pollIntervalMs: 100,
+  dedupWindowMs: 0,
 }
 
 function positive(name: string, value: number, min: number, max = Infinity): number {
@@ -114,6 +120,7 @@ export function resolveOptions(options: PartitionOptions = {}): ResolvedOptions 
   positive('retentionCheckIntervalMs', o.retentionCheckIntervalMs, 1, 2 ** 31 - 1)
   positive('maxUnsyncedBytes', o.maxUnsyncedBytes, 1)
   positive('pollIntervalMs', o.pollIntervalMs, 1, 2 ** 31 - 1)
+  positive('dedupWindowMs', o.dedupWindowMs, 0)
   if (o.compression !== 'none' && o.compression !== 'gzip') throw new TypeError(`Invalid option compression: ${String(o.compression)}`)
   return o
 }

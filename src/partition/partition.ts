@@ -24,6 +24,7 @@ import {
   scanBatches,
   Segment,
   setBaseOffset,
+  type BatchHeader,
   type LogRecord,
   type RecordInput,
   type SegmentOptions,
@@ -38,6 +39,10 @@ import {
   writeCheckpoint,
 } from './checkpoints.js'
 import { GroupCommit } from './group-commit.js'
+import { hashes } from '../hash.js'
+import { AppendDedup, type MsgIdCheck } from './append-dedup.js'
+import { deleteSnapshotsAfter, readLatestSnapshot, writeSnapshot } from './producer-snapshot.js'
+import { ProducerStateTable } from './producer-state.js'
 import { resolveOptions, type PartitionOptions, type ResolvedOptions } from './options.js'
 import { emptyReport, recoverSegments, type RecoveryReport } from './recovery.js'
 
@@ -129,6 +134,7 @@ export class Partition extends EventEmitter {
   #closed = false
   #dataWaiters = new Set<() => void>()
   #timers: NodeJS.Timeout[] = []
+  #dedup: AppendDedup | undefined
 
   private constructor(
     dir: string,
@@ -188,6 +194,7 @@ export class Partition extends EventEmitter {
       }
       recover(segments, recoveryPoint, o, report)
       const partition = new Partition(dir, false, o, segments, lockFd, logStartOffset, report)
+      partition.#loadDedup(await hashes())
       partition.#startWriting(recoveryPoint)
       setImmediate(() => partition.emit('recovery', report))
       return partition
@@ -290,16 +297,41 @@ export class Partition extends EventEmitter {
   async #append(records: readonly RecordInput[], options: AppendOptions): Promise<AppendResult> {
     this.#checkWritable()
     const o = this.#options
-    const batch = encodeBatch(records, {
+    const now = Date.now()
+    const encodeOptions = {
       maxRecordBytes: o.maxRecordBytes,
       maxBatchBytes: o.maxBatchBytes,
       compression: o.compression,
+      now,
       ...options,
-    })
+    }
+    let batch = encodeBatch(records, encodeOptions)
     if (this.#turns.length > 0 || this.#mustWait(batch.length)) {
       await new Promise<void>((resolve, reject) => this.#turns.push({ bytes: batch.length, resolve, reject }))
       this.#reservedBytes -= batch.length
       this.#checkWritable()
+    }
+    // From here to the write nothing awaits, so appends are checked and written in call order.
+    const dedup = this.#dedup as AppendDedup
+    const producer =
+      options.producerId !== undefined && options.producerId >= 0 && (options.baseSequence ?? -1) >= 0
+        ? { producerId: options.producerId, epoch: options.producerEpoch ?? 0, baseSequence: options.baseSequence as number }
+        : undefined
+    if (producer !== undefined) {
+      const check = dedup.checkSequence(producer.producerId, producer.epoch, producer.baseSequence, records.length)
+      if (check.kind === 'duplicate') {
+        await this.#waitDurable(check.batch.lastOffset + 1)
+        return { baseOffset: check.batch.baseOffset, lastOffset: check.batch.lastOffset, duplicate: true }
+      }
+    }
+    const msgIds = dedup.checkMsgIds(records, now)
+    if (msgIds !== undefined && msgIds.duplicates.size > 0) {
+      if (msgIds.duplicates.size === records.length) {
+        const offsets = [...msgIds.duplicates.values()]
+        await this.#waitDurable(Math.max(...offsets) + 1)
+        return { baseOffset: Math.min(...offsets), lastOffset: Math.max(...offsets), offsets, duplicate: true }
+      }
+      batch = encodeBatch(records, { ...encodeOptions, skip: new Set(msgIds.duplicates.keys()) })
     }
     const count = batch.readInt32BE(23) + 1
     const baseOffset = this.#logEndOffset
@@ -314,13 +346,53 @@ export class Partition extends EventEmitter {
     }
     this.#logEndOffset = lastOffset + 1
     this.#writtenBytes += batch.length
+    dedup.recordAppend(producer, baseOffset, lastOffset, msgIds, records.map((r) => r.timestamp ?? now))
     this.#releaseTurns()
-    if (o.fsync === 'always') {
-      await (this.#commit as GroupCommit<DurableMark>).waitFor(lastOffset + 1)
-    } else {
+    await this.#waitDurable(lastOffset + 1)
+    const result: AppendResult = { baseOffset, lastOffset }
+    if (msgIds !== undefined && msgIds.duplicates.size > 0) result.offsets = offsetsOf(records.length, baseOffset, msgIds)
+    return result
+  }
+
+  /** Resolve once `offset - 1` is durable per the fsync policy (and visible to readers). */
+  async #waitDurable(offset: number): Promise<void> {
+    if (this.#commit !== undefined) {
+      await this.#commit.waitFor(offset)
+    } else if (this.#visible.offset < offset) {
       this.#setVisible(this.#endMark())
     }
-    return { baseOffset, lastOffset }
+  }
+
+  /** Producer state from the newest snapshot plus the batches after it; the msg-id window from its records. */
+  #loadDedup(hashing: Awaited<ReturnType<typeof hashes>>): void {
+    const leo = this.#logEndOffset
+    deleteSnapshotsAfter(this.dir, leo)
+    const snapshot = readLatestSnapshot(this.dir, leo)
+    const from = Math.max(snapshot?.offset ?? 0, (this.#segments[0] as Segment).baseOffset)
+    const dedup = new AppendDedup(hashing, snapshot?.table ?? new ProducerStateTable(), this.#options.dedupWindowMs)
+    this.#forEachBatch(from, (header) => dedup.observeProducerBatch(header))
+    if (dedup.window !== undefined) {
+      const now = Date.now()
+      const since = now - dedup.window.windowMs
+      const first = this.#segments.find((seg) => seg === this.#active || seg.maxTimestamp >= since) as Segment
+      this.#forEachBatch(first.baseOffset, (header, buffer, at, file, position) => {
+        if (header.maxTimestamp < since) return
+        dedup.observeRecords(decodeRecords(buffer, at, header, { file, position, maxBatchBytes: this.#options.maxBatchBytes }), now)
+      })
+    }
+    this.#dedup = dedup
+  }
+
+  /** Every valid batch from the one holding `offset` to the log end offset. */
+  #forEachBatch(offset: number, visit: (header: BatchHeader, buffer: Buffer, at: number, file: string, position: number) => void): void {
+    for (let i = this.#segmentIndexOf(offset); i < this.#segments.length; i++) {
+      const segment = this.#segments[i] as Segment
+      const start = i === this.#segmentIndexOf(offset) ? (segment.locate(offset)?.position ?? segment.size) : 0
+      for (const step of scanBatches(segment.fd, { from: start, end: segment.size, maxBatchBytes: this.#options.maxBatchBytes })) {
+        if (step.kind === 'invalid') break
+        visit(step.header, step.buffer, step.at, segment.file, step.position)
+      }
+    }
   }
 
   #checkWritable(): void {
@@ -370,6 +442,7 @@ export class Partition extends EventEmitter {
     const segment = Segment.create(this.dir, this.#logEndOffset, { ...segmentOptionsOf(this.#options), writable: true })
     this.#segments.push(segment)
     io.fsyncDir(this.dir)
+    if (this.#dedup !== undefined) writeSnapshot(this.dir, segment.baseOffset, this.#dedup.producers, this.#options.fileMode)
     writeCheckpoint(this.dir, RECOVERY_POINT_FILE, segment.baseOffset, this.#options.fileMode)
     this.#scheduleRetention()
   }
@@ -745,6 +818,9 @@ export class Partition extends EventEmitter {
       for (const s of this.#segments) s.close()
       if (this.#durableFd !== undefined) io.close(this.#durableFd)
       this.#durableFd = undefined
+      if (!this.readOnly && failure === undefined && this.#dedup !== undefined) {
+        writeSnapshot(this.dir, this.#logEndOffset, this.#dedup.producers, this.#options.fileMode)
+      }
       if (!this.readOnly && failure === undefined) io.writeFileAtomic(this.dir, CLEAN_SHUTDOWN_FILE, `${this.#logEndOffset}\n`, this.#options.fileMode)
     } finally {
       if (this.#lockFd !== undefined) io.close(this.#lockFd)
@@ -882,4 +958,13 @@ function takeLock(dir: string, mode: number): number {
   io.ftruncate(fd, 0)
   io.pwriteFully(fd, pid, 0, pid.length, 0)
   return fd
+}
+
+function offsetsOf(count: number, baseOffset: number, msgIds: MsgIdCheck): number[] {
+  const offsets: number[] = new Array(count)
+  for (let i = 0; i < count; i++) {
+    const dup = msgIds.duplicates.get(i)
+    offsets[i] = dup === undefined ? baseOffset + i : dup >= 0 ? dup : baseOffset + (-1 - dup)
+  }
+  return offsets
 }

@@ -126,6 +126,11 @@ export interface EncodeOptions {
   maxRecordBytes?: number
   /** Largest batch accepted, in bytes (default 16 MiB). */
   maxBatchBytes?: number
+  /**
+   * Indexes of records to leave out while keeping their offset slots: the others keep offset
+   * delta = their index, and lastOffsetDelta still counts every record (message-id dedup).
+   */
+  skip?: ReadonlySet<number>
 }
 
 export const MAX_RECORD_BYTES_DEFAULT = 1024 * 1024
@@ -336,12 +341,15 @@ export function encodeBatch(records: readonly RecordInput[], options: EncodeOpti
   const maxRecordBytes = options.maxRecordBytes ?? MAX_RECORD_BYTES_DEFAULT
   const maxBatchBytes = options.maxBatchBytes ?? MAX_BATCH_BYTES_DEFAULT
   const now = options.now ?? Date.now()
-  const first = records[0] as RecordInput
-  const baseTimestamp = first?.timestamp ?? now
+  const skip = options.skip
+  const kept: number[] = []
+  for (let i = 0; i < records.length; i++) if (skip === undefined || !skip.has(i)) kept.push(i)
+  if (kept.length === 0) throw new TypeError('Cannot encode batch: every record is skipped')
+  const baseTimestamp = (records[kept[0] as number] as RecordInput)?.timestamp ?? now
   let maxTimestamp = -Infinity
   let recordsBytes = 0
   const measured: Measured[] = new Array(records.length)
-  for (let i = 0; i < records.length; i++) {
+  for (const i of kept) {
     const record = records[i] as RecordInput
     const timestamp = record?.timestamp ?? now
     // -1 means "no timestamp" (as in Kafka); the upper bound keeps every zigzag delta exact in a double.
@@ -365,7 +373,7 @@ export function encodeBatch(records: readonly RecordInput[], options: EncodeOpti
   if (gzip) {
     const raw = Buffer.allocUnsafe(recordsBytes)
     let pos = 0
-    for (let i = 0; i < records.length; i++) pos = writeRecord(raw, pos, records[i] as RecordInput, measured[i] as Measured, i, baseTimestamp)
+    for (const i of kept) pos = writeRecord(raw, pos, records[i] as RecordInput, measured[i] as Measured, i, baseTimestamp)
     const compressed = zlib.gzipSync(raw)
     if (BATCH_HEADER_BYTES + compressed.length > maxBatchBytes) {
       throw new RecordTooLargeError(`Cannot append batch: compressed size is ${BATCH_HEADER_BYTES + compressed.length} bytes, max is ${maxBatchBytes}`)
@@ -375,7 +383,7 @@ export function encodeBatch(records: readonly RecordInput[], options: EncodeOpti
   } else {
     out = Buffer.allocUnsafe(BATCH_HEADER_BYTES + recordsBytes)
     let pos: number = RECORDS_POS
-    for (let i = 0; i < records.length; i++) pos = writeRecord(out, pos, records[i] as RecordInput, measured[i] as Measured, i, baseTimestamp)
+    for (const i of kept) pos = writeRecord(out, pos, records[i] as RecordInput, measured[i] as Measured, i, baseTimestamp)
   }
   let attributes = gzip ? 1 : 0
   if (options.isTransactional === true) attributes |= TRANSACTIONAL_BIT
@@ -391,7 +399,7 @@ export function encodeBatch(records: readonly RecordInput[], options: EncodeOpti
   writeInt64(out, PRODUCER_ID_POS, options.producerId ?? -1)
   out.writeInt16BE(options.producerEpoch ?? -1, PRODUCER_EPOCH_POS)
   out.writeInt32BE(options.baseSequence ?? -1, BASE_SEQUENCE_POS)
-  out.writeInt32BE(records.length, RECORDS_COUNT_POS)
+  out.writeInt32BE(kept.length, RECORDS_COUNT_POS)
   out.writeUInt32BE(crc32c(out.subarray(ATTRIBUTES_POS)), CRC_POS)
   return out
 }
