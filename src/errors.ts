@@ -25,6 +25,7 @@ export type ErrorCode =
   | 'ERR_OUT_OF_ORDER_SEQUENCE'
   | 'ERR_STORAGE'
   | 'ERR_UNSUPPORTED_FORMAT'
+  | 'ERR_UNKNOWN_TOPIC'
 
 export interface ErrorDetails {
   /** The file the error concerns. */
@@ -144,5 +145,13 @@ export class UnsupportedFormatError extends SeglogError {
   override name = 'UnsupportedFormatError'
   constructor(message: string, details: ErrorDetails = {}) {
     super('ERR_UNSUPPORTED_FORMAT', message, details)
+  }
+}
+
+/** The topic does not exist in this log. */
+export class UnknownTopicError extends SeglogError {
+  override name = 'UnknownTopicError'
+  constructor(message: string, details: ErrorDetails = {}) {
+    super('ERR_UNKNOWN_TOPIC', message, details)
   }
 }

@@ -768,6 +768,15 @@ export class Partition extends EventEmitter {
     return this.#visible.offset
   }
 
+  /**
+   * A read-only partition: re-read what the writer (in any process) did since: new segments,
+   * retention, the durable offset. A writer's own view is always current; this does nothing.
+   */
+  refresh(): void {
+    if (this.#closed) throw new ClosedError(`Cannot refresh ${this.dir}: the partition is closed`)
+    if (this.readOnly) this.#refresh()
+  }
+
   /** Re-read what a writer in another process did: new segments, deletions, the durable offset. */
   #refresh(): void {
     const o = this.#options
