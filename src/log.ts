@@ -18,7 +18,7 @@ import { ClosedError, InvalidConfigError, UnknownTopicError } from './errors.js'
 import * as io from './file-io.js'
 import { hashes } from './hash.js'
 import { validateName } from './names.js'
-import { Partitioner, Producer, readCheckpoint, Topic, writeCheckpoint, type Partition, type ProducerOptions, type TopicConfig } from './partition/index.js'
+import { Partitioner, Producer, readCheckpoint, Topic, writeCheckpoint, type CleanResult, type Partition, type ProducerOptions, type TopicConfig } from './partition/index.js'
 import { flockSync } from 'fs-ext'
 
 export const LOG_MARKER_FILE = 'seglog.json'
@@ -38,6 +38,8 @@ export interface PartitionDescription {
   logEndOffset: number
   sizeBytes: number
   segments: number
+  /** Compacted topics: the share of sealed bytes not yet compacted. */
+  dirtyRatio?: number
 }
 
 export interface TopicDescription {
@@ -153,9 +155,21 @@ export class Log {
         logEndOffset: partition.logEndOffset,
         sizeBytes: partition.sizeBytes,
         segments: partition.segmentCount,
+        ...(topic.config.cleanupPolicy !== undefined && topic.config.cleanupPolicy !== 'delete' ? { dirtyRatio: partition.dirtyRatio() } : {}),
       })
     }
     return { name, config: topic.config, partitions }
+  }
+
+  /**
+   * Compact every partition of a compacted topic now (opening its writers in this process),
+   * whatever the dirty ratio. Resolves with each partition's result.
+   */
+  async compact(name: string): Promise<Array<CleanResult & { partition: number }>> {
+    const topic = await this.topic(name)
+    const results: Array<CleanResult & { partition: number }> = []
+    for (let p = 0; p < topic.partitions; p++) results.push({ partition: p, ...(await (await topic.writer(p)).compact()) })
+    return results
   }
 
   /** Every consumer group with its committed offset and lag per partition. */

@@ -5,6 +5,7 @@
  *   log-start-offset   first offset still readable (moved by retention and deleteRecordsBefore)
  *   recovery-point     every segment below this base offset was sealed and fsync'd
  *   clean-shutdown     present only between a clean close and the next open for writing
+ *   cleaner-offset     compacted partitions: offsets below it are compacted
  *
  * Format: `<decimal offset>\n`. A file that does not parse is reported and ignored (its value is
  * re-derived from the segments), never trusted.
@@ -16,6 +17,8 @@ import * as io from '../file-io.js'
 export const LOG_START_OFFSET_FILE = 'log-start-offset'
 export const RECOVERY_POINT_FILE = 'recovery-point'
 export const CLEAN_SHUTDOWN_FILE = 'clean-shutdown'
+/** Everything below this offset has been compacted (compacted partitions only). */
+export const CLEANER_OFFSET_FILE = 'cleaner-offset'
 /** Published by a writer under `fsync: 'always'` so read-only processes stop at the durable offset. */
 export const DURABLE_OFFSET_FILE = 'durable-offset'
 export const LOCK_FILE = '.lock'

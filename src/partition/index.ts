@@ -1,5 +1,6 @@
 export { Partition, type AppendResult, type AppendOptions, type ReadOptions, type ReadResult, type RecordsOptions } from './partition.js'
-export { resolveOptions, DEFAULTS, type PartitionOptions, type FsyncPolicy, type ResolvedOptions } from './options.js'
+export { resolveOptions, DEFAULTS, CLEANUP_POLICIES, type PartitionOptions, type FsyncPolicy, type CleanupPolicy, type ResolvedOptions } from './options.js'
+export type { CleanResult } from './cleaner.js'
 export type { RecoveryReport, RepairedRange } from './recovery.js'
 export { Topic, normalizeTopicConfig, readTopicConfig, TOPIC_CONFIG_FILE, type TopicConfig } from './topic.js'
 export { Producer, type ProducerOptions, type ProducerContext, type Message, type SendResult } from './producer.js'

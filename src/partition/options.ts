@@ -13,6 +13,10 @@ import { MAX_BATCH_BYTES_DEFAULT, MAX_RECORD_BYTES_DEFAULT } from '../segment/in
  */
 export type FsyncPolicy = 'always' | 'never' | { intervalMs: number }
 
+/** `delete`: retention deletes old segments. `compact`: keep the newest record per key. Both: both. */
+export type CleanupPolicy = 'delete' | 'compact' | 'compact,delete'
+export const CLEANUP_POLICIES: readonly CleanupPolicy[] = ['delete', 'compact', 'compact,delete']
+
 export interface PartitionOptions {
   /** Durability of appends. Default `'always'`. */
   fsync?: FsyncPolicy
@@ -58,6 +62,16 @@ export interface PartitionOptions {
    * not appended again (the caller gets the original offset). 0 (default): off.
    */
   dedupWindowMs?: number
+  /** Default `'delete'`. With `'compact'`, records need a key and retention by size/time is off. */
+  cleanupPolicy?: CleanupPolicy
+  /** Compact when dirty bytes / sealed bytes reaches this. Default 0.5. */
+  minCleanableDirtyRatio?: number
+  /** How long a tombstone stays after its first compaction. Default 1 day. */
+  deleteRetentionMs?: number
+  /** Memory of the compaction key map (16 bytes per key). Default 16 MiB. */
+  compactionBufferBytes?: number
+  /** How often the dirty ratio is checked. Default 15 s. */
+  compactionCheckIntervalMs?: number
 }
 
 export type ResolvedOptions = Required<Omit<PartitionOptions, 'fsync'>> & { fsync: FsyncPolicy }
@@ -84,6 +98,11 @@ export const DEFAULTS: ResolvedOptions = {
   dirMode: 0o700,
   pollIntervalMs: 100,
   dedupWindowMs: 0,
+  cleanupPolicy: 'delete',
+  minCleanableDirtyRatio: 0.5,
+  deleteRetentionMs: 24 * 3600 * 1000,
+  compactionBufferBytes: 16 * MiB,
+  compactionCheckIntervalMs: 15_000,
 }
 
 function positive(name: string, value: number, min: number, max = Infinity): number {
@@ -121,6 +140,13 @@ export function resolveOptions(options: PartitionOptions = {}): ResolvedOptions 
   positive('maxUnsyncedBytes', o.maxUnsyncedBytes, 1)
   positive('pollIntervalMs', o.pollIntervalMs, 1, 2 ** 31 - 1)
   positive('dedupWindowMs', o.dedupWindowMs, 0)
+  positive('deleteRetentionMs', o.deleteRetentionMs, 0)
+  positive('compactionBufferBytes', o.compactionBufferBytes, 1024, 2 ** 31 - 1)
+  positive('compactionCheckIntervalMs', o.compactionCheckIntervalMs, 1, 2 ** 31 - 1)
+  if (!CLEANUP_POLICIES.includes(o.cleanupPolicy)) throw new RangeError(`Invalid option cleanupPolicy: ${String(o.cleanupPolicy)}; expected one of ${CLEANUP_POLICIES.join(', ')}`)
+  if (typeof o.minCleanableDirtyRatio !== 'number' || !(o.minCleanableDirtyRatio >= 0 && o.minCleanableDirtyRatio <= 1)) {
+    throw new RangeError(`Invalid option minCleanableDirtyRatio: ${String(o.minCleanableDirtyRatio)}; expected a number in [0, 1]`)
+  }
   if (o.compression !== 'none' && o.compression !== 'gzip') throw new TypeError(`Invalid option compression: ${String(o.compression)}`)
   return o
 }

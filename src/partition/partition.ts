@@ -36,9 +36,11 @@ import {
   LOG_START_OFFSET_FILE,
   readCheckpoint,
   RECOVERY_POINT_FILE,
+  CLEANER_OFFSET_FILE,
   writeCheckpoint,
 } from './checkpoints.js'
 import { GroupCommit } from './group-commit.js'
+import { clean, completeInterruptedSwaps, type CleanResult } from './cleaner.js'
 import { hashes } from '../hash.js'
 import { AppendDedup, type MsgIdCheck } from './append-dedup.js'
 import { deleteSnapshotsAfter, readLatestSnapshot, writeSnapshot } from './producer-snapshot.js'
@@ -135,6 +137,8 @@ export class Partition extends EventEmitter {
   #dataWaiters = new Set<() => void>()
   #timers: NodeJS.Timeout[] = []
   #dedup: AppendDedup | undefined
+  #hashes: Awaited<ReturnType<typeof hashes>> | undefined
+  #compacting: Promise<CleanResult> | undefined
 
   private constructor(
     dir: string,
@@ -177,6 +181,7 @@ export class Partition extends EventEmitter {
     const segments: Segment[] = []
     try {
       cleanLeftovers(dir)
+      completeInterruptedSwaps(dir)
       const clean = !o.fullRecovery && fs.existsSync(path.join(dir, CLEAN_SHUTDOWN_FILE))
       const report = emptyReport(clean)
       const checkpointed = readCheckpoint(dir, LOG_START_OFFSET_FILE)
@@ -194,7 +199,8 @@ export class Partition extends EventEmitter {
       }
       recover(segments, recoveryPoint, o, report)
       const partition = new Partition(dir, false, o, segments, lockFd, logStartOffset, report)
-      partition.#loadDedup(await hashes())
+      partition.#hashes = await hashes()
+      partition.#loadDedup(partition.#hashes)
       partition.#startWriting(recoveryPoint)
       setImmediate(() => partition.emit('recovery', report))
       return partition
@@ -304,6 +310,12 @@ export class Partition extends EventEmitter {
       compression: o.compression,
       now,
       ...options,
+    }
+    if (o.cleanupPolicy !== 'delete') {
+      const keyless = records.findIndex((r) => r === null || typeof r !== 'object' || r.key === null || r.key === undefined)
+      if (keyless >= 0) {
+        throw new TypeError(`Cannot append to ${this.dir}: record ${keyless} has no key, and a compacted partition keeps the newest record per key`)
+      }
     }
     let batch = encodeBatch(records, encodeOptions)
     if (this.#turns.length > 0 || this.#mustWait(batch.length)) {
@@ -517,6 +529,15 @@ export class Partition extends EventEmitter {
       timer.unref()
       this.#timers.push(timer)
     }
+    if (o.cleanupPolicy !== 'delete') {
+      const timer = setInterval(() => {
+        if (this.#compacting === undefined && this.#failure === undefined && this.dirtyRatio() >= o.minCleanableDirtyRatio) {
+          this.compact(false).catch((err: unknown) => this.emit('compaction-error', err))
+        }
+      }, o.compactionCheckIntervalMs)
+      timer.unref()
+      this.#timers.push(timer)
+    }
     if (Number.isFinite(o.retentionMs)) {
       const timer = setInterval(() => this.#scheduleRetention(), o.retentionCheckIntervalMs)
       timer.unref()
@@ -566,8 +587,11 @@ export class Partition extends EventEmitter {
     while (doomed < this.#segments.length - 1) {
       const segment = this.#segments[doomed] as Segment
       const next = this.#segments[doomed + 1] as Segment
-      const bySize = total - segment.size >= o.retentionBytes
-      const byTime = Number.isFinite(o.retentionMs) && segment.maxTimestamp >= 0 && now - segment.maxTimestamp > o.retentionMs
+      // Compaction rewrites sealed segments: retention waits for it (it runs again after).
+      if (this.#compacting !== undefined) break
+      const deletes = o.cleanupPolicy !== 'compact'
+      const bySize = deletes && total - segment.size >= o.retentionBytes
+      const byTime = deletes && Number.isFinite(o.retentionMs) && segment.maxTimestamp >= 0 && now - segment.maxTimestamp > o.retentionMs
       const byStart = next.baseOffset <= logStartOffset
       if (!bySize && !byTime && !byStart) break
       total -= segment.size
@@ -608,6 +632,71 @@ export class Partition extends EventEmitter {
     this.#applyRetention()
   }
 
+  /**
+   * Dirty bytes (sealed segments not yet compacted) over all sealed bytes; 0 without sealed
+   * segments. Compaction runs on its own timer once this reaches `minCleanableDirtyRatio`.
+   */
+  dirtyRatio(): number {
+    const firstDirty = this.#firstDirtyOffset()
+    let clean = 0
+    let dirty = 0
+    for (const segment of this.#segments.slice(0, -1)) {
+      if (segment.baseOffset >= firstDirty) dirty += segment.size
+      else clean += segment.size
+    }
+    return clean + dirty === 0 ? 0 : dirty / (clean + dirty)
+  }
+
+  #firstDirtyOffset(): number {
+    const checkpointed = readCheckpoint(this.dir, CLEANER_OFFSET_FILE)
+    const first = (this.#segments[0] as Segment).baseOffset
+    return checkpointed === undefined || Number.isNaN(checkpointed) ? first : Math.max(first, checkpointed)
+  }
+
+  /**
+   * Compact the sealed segments now (see cleaner.ts): keep the newest record per key, drop
+   * tombstones past their horizon (with `sweep`, also when nothing new is dirty). The active
+   * segment is never touched. Only for partitions whose `cleanupPolicy` includes `compact`.
+   * Resolves with what it did.
+   */
+  compact(sweep = true): Promise<CleanResult> {
+    this.#checkWritable()
+    const o = this.#options
+    if (o.cleanupPolicy === 'delete') throw new TypeError(`Cannot compact ${this.dir}: its cleanupPolicy is 'delete'`)
+    if (this.#compacting !== undefined) return this.#compacting
+    const run = (async () => {
+      const result = await clean(
+        {
+          dir: this.dir,
+          segments: () => this.#segments,
+          replace: (old, fresh) => {
+            const i = this.#segments.indexOf(old)
+            if (i >= 0 && fresh !== undefined) this.#segments[i] = fresh
+          },
+          segmentOptions: { ...segmentOptionsOf(o), writable: false },
+          maxBatchBytes: o.maxBatchBytes,
+          fileMode: o.fileMode,
+          hashes: this.#hashes as Awaited<ReturnType<typeof hashes>>,
+          producerLastOffsets: () => new Set((this.#dedup?.producers.entries() ?? []).map((e) => e.batches[e.batches.length - 1]?.lastOffset ?? -1)),
+          deleteRetentionMs: o.deleteRetentionMs,
+          bufferBytes: o.compactionBufferBytes,
+          aborted: () => this.#closed,
+        },
+        this.#firstDirtyOffset(),
+        sweep,
+      )
+      writeCheckpoint(this.dir, CLEANER_OFFSET_FILE, result.firstDirtyOffset, o.fileMode)
+      return result
+    })()
+    this.#compacting = run
+    const done = (): void => {
+      this.#compacting = undefined
+      if (!this.#closed) this.#scheduleRetention()
+    }
+    run.then(done, done)
+    return run
+  }
+
   /** Delete sealed segments per the retention options now; returns how many were deleted. */
   applyRetention(): number {
     this.#checkWritable()
@@ -643,7 +732,9 @@ export class Partition extends EventEmitter {
   #visibleEnd(segment: Segment): number {
     const mark = this.#visible
     if (segment === mark.segment) return mark.position
-    return segment.baseOffset < mark.segment.baseOffset ? segment.size : 0
+    // Older segments are sealed, so whole and durable; that includes one compaction replaced
+    // (same base offset, new object). Newer ones are beyond the durable offset.
+    return segment.baseOffset <= mark.segment.baseOffset ? segment.size : 0
   }
 
   #segmentIndexOf(offset: number): number {
@@ -812,17 +903,25 @@ export class Partition extends EventEmitter {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    await this.#compacting?.catch(() => undefined) // it stops at the next batch once closed
     for (const t of this.#timers) clearInterval(t)
     this.#timers = []
     await Promise.allSettled([...this.#pending])
     await this.#commit?.idle()
     this.#wake()
-    const failure = this.#failure
+    const failedBefore = this.#failure
+    let failure = failedBefore
     try {
       if (!this.readOnly && failure === undefined) {
-        io.fdatasyncSync(this.#active.fd)
-        this.#syncedBytes = this.#writtenBytes
-        if (this.#commit !== undefined) this.#setVisible(this.#endMark())
+        try {
+          io.fdatasyncSync(this.#active.fd)
+          this.#syncedBytes = this.#writtenBytes
+          if (this.#commit !== undefined) this.#setVisible(this.#endMark())
+        } catch (err) {
+          // Typed like any append's failure; the files are still closed, and without a
+          // clean-shutdown marker the next open recovers.
+          failure = this.#fail(err, 'fsync')
+        }
       }
       for (const s of this.#segments) s.close()
       if (this.#durableFd !== undefined) io.close(this.#durableFd)
@@ -835,6 +934,7 @@ export class Partition extends EventEmitter {
       if (this.#lockFd !== undefined) io.close(this.#lockFd)
       this.#lockFd = undefined
     }
+    if (failure !== failedBefore) throw failure
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -13,7 +13,7 @@ import { isDeepStrictEqual } from 'node:util'
 import { InvalidConfigError, StorageError } from '../errors.js'
 import * as io from '../file-io.js'
 import { validateName } from '../names.js'
-import { resolveOptions, type FsyncPolicy, type PartitionOptions } from './options.js'
+import { resolveOptions, type CleanupPolicy, type FsyncPolicy, type PartitionOptions } from './options.js'
 import { Partition } from './partition.js'
 
 export const TOPIC_CONFIG_FILE = 'topic.json'
@@ -22,7 +22,11 @@ export const PARTITIONS_MAX = 10_000
 /** A topic's configuration. Every option but `partitions` defaults as in {@link PartitionOptions}. */
 export interface TopicConfig {
   partitions: number
-  cleanupPolicy?: 'delete'
+  /** `'delete'` (default), `'compact'` (newest record per key), or both. */
+  cleanupPolicy?: CleanupPolicy
+  minCleanableDirtyRatio?: number
+  deleteRetentionMs?: number
+  compactionBufferBytes?: number
   fsync?: FsyncPolicy
   segmentBytes?: number
   segmentMs?: number
@@ -47,6 +51,9 @@ const CONFIG_KEYS = [
   'maxBatchBytes',
   'compression',
   'dedupWindowMs',
+  'minCleanableDirtyRatio',
+  'deleteRetentionMs',
+  'compactionBufferBytes',
 ] as const
 
 /** Check a config and put it in its stored form (keys sorted, unlimited as absent). */
@@ -59,13 +66,10 @@ export function normalizeTopicConfig(config: TopicConfig): TopicConfig {
   if (!Number.isInteger(partitions) || partitions < 1 || partitions > PARTITIONS_MAX) {
     throw new RangeError(`Invalid topic option partitions: ${String(partitions)}; expected an integer in [1, ${PARTITIONS_MAX}]`)
   }
-  if (config.cleanupPolicy !== undefined && config.cleanupPolicy !== 'delete') {
-    throw new RangeError(`Invalid topic option cleanupPolicy: ${String(config.cleanupPolicy)}; expected 'delete'`)
-  }
   if (config.dedupWindowMs !== undefined && (!Number.isInteger(config.dedupWindowMs) || config.dedupWindowMs < 0)) {
     throw new RangeError(`Invalid topic option dedupWindowMs: ${String(config.dedupWindowMs)}`)
   }
-  const { partitions: _p, cleanupPolicy: _c, dedupWindowMs: _d, ...partitionOptions } = config
+  const { partitions: _p, ...partitionOptions } = config
   resolveOptions(partitionOptions as PartitionOptions) // throws on a bad value
   const out: Record<string, unknown> = {}
   for (const key of CONFIG_KEYS) {
@@ -203,7 +207,7 @@ export class Topic {
 }
 
 function partitionOptionsOf(config: TopicConfig): PartitionOptions {
-  const { partitions: _p, cleanupPolicy: _c, ...options } = config
+  const { partitions: _p, ...options } = config
   return options as PartitionOptions
 }
 

@@ -131,6 +131,15 @@ export interface EncodeOptions {
    * delta = their index, and lastOffsetDelta still counts every record (message-id dedup).
    */
   skip?: ReadonlySet<number>
+  /** Offset delta of each record (default: its index); compaction keeps a survivor's original offset. */
+  offsetDeltas?: readonly number[]
+  /** lastOffsetDelta to write (default: records − 1). With it, a batch of no records is allowed (an idempotent producer's last batch kept by compaction). */
+  lastOffsetDelta?: number
+  /**
+   * Kafka's delete horizon (attribute bit 6): compaction keeps the batch's tombstones until this
+   * time; it is stored as baseTimestamp, and record timestamps stay exact as deltas from it.
+   */
+  deleteHorizonMs?: number
 }
 
 export const MAX_RECORD_BYTES_DEFAULT = 1024 * 1024
@@ -285,7 +294,7 @@ interface Measured {
   timestamp: number
 }
 
-function measure(record: RecordInput, index: number, timestampDelta: number, timestamp: number): Measured {
+function measure(record: RecordInput, index: number, offsetDelta: number, timestampDelta: number, timestamp: number): Measured {
   if (record === null || typeof record !== 'object') throw new TypeError(`Cannot encode record ${index}: expected an object`)
   const key = record.key ?? null
   checkBytes(key, 'key', index)
@@ -294,7 +303,7 @@ function measure(record: RecordInput, index: number, timestampDelta: number, tim
   const valueBytes = record.value === null ? -1 : byteLengthOf(record.value)
   const headers = headerPairs(record.headers, index)
   const headerBytes: number[] = []
-  let body = 1 + sizeOfVarlong(timestampDelta) + sizeOfVarlong(index)
+  let body = 1 + sizeOfVarlong(timestampDelta) + sizeOfVarlong(offsetDelta)
   body += sizeOfVarlong(keyBytes) + Math.max(keyBytes, 0)
   body += sizeOfVarlong(valueBytes) + Math.max(valueBytes, 0)
   body += sizeOfVarlong(headers.length)
@@ -337,15 +346,21 @@ function writeRecord(buf: Buffer, pos: number, record: RecordInput, m: Measured,
  * `RecordTooLargeError` when a record or the batch exceeds its maximum.
  */
 export function encodeBatch(records: readonly RecordInput[], options: EncodeOptions = {}): Buffer {
-  if (!Array.isArray(records) || records.length === 0) throw new TypeError('Cannot encode batch: records must be a non-empty array')
+  if (!Array.isArray(records) || (records.length === 0 && options.lastOffsetDelta === undefined)) {
+    throw new TypeError('Cannot encode batch: records must be a non-empty array')
+  }
   const maxRecordBytes = options.maxRecordBytes ?? MAX_RECORD_BYTES_DEFAULT
   const maxBatchBytes = options.maxBatchBytes ?? MAX_BATCH_BYTES_DEFAULT
   const now = options.now ?? Date.now()
   const skip = options.skip
   const kept: number[] = []
   for (let i = 0; i < records.length; i++) if (skip === undefined || !skip.has(i)) kept.push(i)
-  if (kept.length === 0) throw new TypeError('Cannot encode batch: every record is skipped')
-  const baseTimestamp = (records[kept[0] as number] as RecordInput)?.timestamp ?? now
+  const deltas = options.offsetDeltas
+  const deltaOf = (i: number): number => (deltas === undefined ? i : (deltas[i] as number))
+  const lastOffsetDelta = options.lastOffsetDelta ?? records.length - 1
+  if (kept.length === 0 && options.lastOffsetDelta === undefined) throw new TypeError('Cannot encode batch: every record is skipped')
+  const first = kept.length === 0 ? undefined : (records[kept[0] as number] as RecordInput)
+  const baseTimestamp = options.deleteHorizonMs ?? first?.timestamp ?? now
   let maxTimestamp = -Infinity
   let recordsBytes = 0
   const measured: Measured[] = new Array(records.length)
@@ -356,7 +371,7 @@ export function encodeBatch(records: readonly RecordInput[], options: EncodeOpti
     if (!Number.isSafeInteger(timestamp) || timestamp < -1 || timestamp > TIMESTAMP_MAX) {
       throw new RangeError(`Cannot encode record ${i}: timestamp ${timestamp} is not an integer in [-1, ${TIMESTAMP_MAX}]`)
     }
-    const m = measure(record, i, timestamp - baseTimestamp, timestamp)
+    const m = measure(record, i, deltaOf(i), timestamp - baseTimestamp, timestamp)
     const total = sizeOfVarlong(m.bodyBytes) + m.bodyBytes
     if (total > maxRecordBytes) {
       throw new RecordTooLargeError(`Cannot append record ${i}: size is ${total} bytes, max is ${maxRecordBytes}`)
@@ -373,7 +388,7 @@ export function encodeBatch(records: readonly RecordInput[], options: EncodeOpti
   if (gzip) {
     const raw = Buffer.allocUnsafe(recordsBytes)
     let pos = 0
-    for (const i of kept) pos = writeRecord(raw, pos, records[i] as RecordInput, measured[i] as Measured, i, baseTimestamp)
+    for (const i of kept) pos = writeRecord(raw, pos, records[i] as RecordInput, measured[i] as Measured, deltaOf(i), baseTimestamp)
     const compressed = zlib.gzipSync(raw)
     if (BATCH_HEADER_BYTES + compressed.length > maxBatchBytes) {
       throw new RecordTooLargeError(`Cannot append batch: compressed size is ${BATCH_HEADER_BYTES + compressed.length} bytes, max is ${maxBatchBytes}`)
@@ -383,19 +398,20 @@ export function encodeBatch(records: readonly RecordInput[], options: EncodeOpti
   } else {
     out = Buffer.allocUnsafe(BATCH_HEADER_BYTES + recordsBytes)
     let pos: number = RECORDS_POS
-    for (const i of kept) pos = writeRecord(out, pos, records[i] as RecordInput, measured[i] as Measured, i, baseTimestamp)
+    for (const i of kept) pos = writeRecord(out, pos, records[i] as RecordInput, measured[i] as Measured, deltaOf(i), baseTimestamp)
   }
   let attributes = gzip ? 1 : 0
   if (options.isTransactional === true) attributes |= TRANSACTIONAL_BIT
   if (options.isControl === true) attributes |= CONTROL_BIT
+  if (options.deleteHorizonMs !== undefined) attributes |= DELETE_HORIZON_BIT
   writeInt64(out, BASE_OFFSET_POS, options.baseOffset ?? 0)
   out.writeInt32BE(out.length - LOG_OVERHEAD_BYTES, BATCH_LENGTH_POS)
   out.writeInt32BE(0, PARTITION_LEADER_EPOCH_POS)
   out.writeInt8(MAGIC, MAGIC_POS)
   out.writeInt16BE(attributes, ATTRIBUTES_POS)
-  out.writeInt32BE(records.length - 1, LAST_OFFSET_DELTA_POS)
+  out.writeInt32BE(lastOffsetDelta, LAST_OFFSET_DELTA_POS)
   writeInt64(out, BASE_TIMESTAMP_POS, baseTimestamp)
-  writeInt64(out, MAX_TIMESTAMP_POS, maxTimestamp)
+  writeInt64(out, MAX_TIMESTAMP_POS, kept.length === 0 ? -1 : maxTimestamp)
   writeInt64(out, PRODUCER_ID_POS, options.producerId ?? -1)
   out.writeInt16BE(options.producerEpoch ?? -1, PRODUCER_EPOCH_POS)
   out.writeInt32BE(options.baseSequence ?? -1, BASE_SEQUENCE_POS)
