@@ -72,16 +72,19 @@ export function tpKey(topic: string, partition: number): string {
 }
 
 /**
- * The pairs `me` should own: every partition of `topics`, sorted by (partition, topic), dealt
- * round-robin over `members` (sorted). Empty if `me` is not a member.
+ * The pairs `me` should own: the partitions of `topics` (topics by name, partitions in order)
+ * dealt round-robin over `members` (sorted), as Kafka's round-robin assignor. Every member gets
+ * the same count give or take one, each topic is spread as evenly as it can be, and when each
+ * topic's partition count is a multiple of the member count, partition p of every topic lands
+ * on the same member. Empty if `me` is not a member.
  */
 export function assignPartitions(members: readonly string[], me: string, topics: readonly TopicPartitions[]): TopicPartition[] {
   const sorted = [...new Set(members)].sort()
   const index = sorted.indexOf(me)
   if (index < 0) return []
   const all: TopicPartition[] = []
-  for (const t of topics) for (let p = 0; p < t.partitions; p++) all.push({ topic: t.name, partition: p })
-  all.sort((a, b) => a.partition - b.partition || (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : 0))
+  const byName = [...topics].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+  for (const t of byName) for (let p = 0; p < t.partitions; p++) all.push({ topic: t.name, partition: p })
   return all.filter((_, i) => i % sorted.length === index)
 }
 

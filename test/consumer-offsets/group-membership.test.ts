@@ -14,11 +14,16 @@ describe('assignPartitions', () => {
     { name: 'a', partitions: 3 },
   ]
 
-  it('deals partitions sorted by (partition, topic) round-robin over the sorted members', () => {
+  it('deals the partitions of the topics (by name) round-robin over the sorted members', () => {
     const tps = (member: string): string[] => assignPartitions(['m2', 'm1'], member, topics).map((tp) => `${tp.topic}${tp.partition}`)
-    // Sorted pairs: a0 b0 a1 b1 a2 b2 → m1 takes the even places, m2 the odd ones.
-    expect(tps('m1')).toEqual(['a0', 'a1', 'a2'])
-    expect(tps('m2')).toEqual(['b0', 'b1', 'b2'])
+    // Pairs: a0 a1 a2 b0 b1 b2 → m1 takes the even places, m2 the odd ones: each topic split 2:1 or 1:2.
+    expect(tps('m1')).toEqual(['a0', 'a2', 'b1'])
+    expect(tps('m2')).toEqual(['a1', 'b0', 'b2'])
+  })
+
+  it('splits a 4-partition topic 2:2 beside a 1-partition topic between two members', () => {
+    const split = ['w1', 'w2'].map((m) => assignPartitions(['w1', 'w2'], m, [{ name: 'jobs', partitions: 4 }, { name: 'jobs-retry', partitions: 1 }]))
+    expect(split.map((tps) => tps.filter((tp) => tp.topic === 'jobs').length)).toEqual([2, 2])
   })
 
   it('gives every pair to exactly one member, whatever the member count', () => {
@@ -38,7 +43,7 @@ describe('assignPartitions', () => {
       { name: 'b', partitions: 3 },
       { name: 'c', partitions: 3 },
     ])
-    expect(first.map((tp) => `${tp.topic}${tp.partition}`)).toEqual(['a0', 'a1', 'a2'])
+    expect(first.map((tp) => `${tp.topic}${tp.partition}`)).toEqual(['a0', 'b0', 'c0'])
   })
 })
 
