@@ -57,7 +57,17 @@ function statsText(stats: Stats): string[] {
   if (stats.topics.length === 0) lines.push('no topics')
   else {
     const rows = stats.topics.flatMap((t) =>
-      t.partitions.map((p) => [t.name, String(p.partition), String(p.logStartOffset), String(p.durableOffset), String(p.logEndOffset), String(p.durableOffset - p.logStartOffset), formatBytes(p.sizeBytes), String(p.segments)]),
+      t.partitions.map((p) => [
+        t.name,
+        String(p.partition),
+        String(p.logStartOffset),
+        String(p.durableOffset),
+        String(p.logEndOffset),
+        String(p.durableOffset - p.logStartOffset),
+        formatBytes(p.sizeBytes),
+        String(p.segments),
+        p.dirtyRatio === undefined ? '-' : p.dirtyRatio.toFixed(2),
+      ]),
     )
     lines.push(
       ...formatTable(
@@ -70,6 +80,7 @@ function statsText(stats: Stats): string[] {
           { header: 'RECORDS', right: true },
           { header: 'SIZE', right: true },
           { header: 'SEGMENTS', right: true },
+          { header: 'DIRTY', right: true },
         ],
         rows,
       ),
@@ -111,8 +122,9 @@ export function register(program: Command): void {
       'after',
       `
 Per partition: LOG START (first readable offset), DURABLE (readers see offsets below it), END
-(next offset to be assigned), RECORDS (durable − log start; offsets may have gaps), SIZE and
-SEGMENTS. Per group and partition: COMMITTED (the next offset the group reads; - if never
+(next offset to be assigned), RECORDS (durable − log start; offsets may have gaps), SIZE,
+SEGMENTS and, for compacted topics, DIRTY (the share of sealed bytes not yet compacted; "-" for
+other topics). Per group and partition: COMMITTED (the next offset the group reads; - if never
 committed), LAG (durable − committed, or − log start if never committed).
 Read-only: takes no lock and writes nothing, so it runs beside producers and consumers.
 

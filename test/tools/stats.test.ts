@@ -94,7 +94,7 @@ describe('seglog stats', () => {
     const run = seglog(['stats', dir])
     expect(run.status).toBe(0)
     const out = lines(run.stdout)
-    expect(out[0]).toMatch(/^TOPIC\s+PARTITION\s+LOG START\s+DURABLE\s+END\s+RECORDS\s+SIZE\s+SEGMENTS$/)
+    expect(out[0]).toMatch(/^TOPIC\s+PARTITION\s+LOG START\s+DURABLE\s+END\s+RECORDS\s+SIZE\s+SEGMENTS\s+DIRTY$/)
     expect(out).toContainEqual(expect.stringMatching(new RegExp(`^orders\\s+0\\s+0\\s+${perPartition[0]}\\s+${perPartition[0]}\\s+${perPartition[0]}\\s+`)))
     expect(out).toContainEqual(expect.stringMatching(/^GROUP\s+TOPIC\s+PARTITION\s+COMMITTED\s+DURABLE\s+LAG$/))
     expect(out.filter((line) => line.startsWith('billing'))).toHaveLength(3)
