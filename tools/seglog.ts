@@ -12,9 +12,17 @@ import { fileURLToPath } from 'node:url'
 import { Command, CommanderError } from 'commander'
 import { EXIT_ERROR, EXIT_OK, lastExitCode, reportError, type Subcommand } from './cli.js'
 import * as dump from './dump.js'
+import * as recover from './recover.js'
+import * as verify from './verify.js'
+import * as produce from './produce.js'
+import * as consume from './consume.js'
+import * as tail from './tail.js'
+import * as stats from './stats.js'
+import * as compact from './compact.js'
+import * as bench from './bench.js'
 
 /** The subcommands, in the order `seglog --help` lists them. */
-const SUBCOMMANDS: readonly Subcommand[] = [dump]
+const SUBCOMMANDS: readonly Subcommand[] = [dump, verify, recover, compact, stats, produce, consume, tail, bench]
 
 /**
  * The version in package.json. Looked up from this file's folder upwards, because the file runs
@@ -36,7 +44,7 @@ function packageVersion(): string {
 
 function createProgram(): Command {
   const program = new Command('seglog')
-    .description('Dump, verify and repair seglog partitions: Kafka-format (RecordBatch v2) segment logs and their indexes.')
+    .description('Produce, consume, inspect, verify and repair seglog logs: Kafka-format (RecordBatch v2) segments and their indexes.')
     .version(packageVersion(), '-V, --version', 'print the version')
     .helpOption('-h, --help', 'print this help')
     .exitOverride() // commander exits 1 on a usage error; seglog's usage errors exit 2 (see run)

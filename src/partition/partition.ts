@@ -40,6 +40,7 @@ import {
   writeCheckpoint,
 } from './checkpoints.js'
 import { GroupCommit } from './group-commit.js'
+import { gapRegistry } from './offset-gaps.js'
 import { clean, completeInterruptedSwaps, type CleanResult } from './cleaner.js'
 import { hashes } from '../hash.js'
 import { AppendDedup, type MsgIdCheck } from './append-dedup.js'
@@ -253,7 +254,8 @@ export class Partition extends EventEmitter {
     const segments = listSegmentBases(dir).map((base) => Segment.open(dir, base, { ...segmentOptionsOf(o), writable: false, repairIndexes: false }))
     try {
       const report = emptyReport(false)
-      recoverSegments(segments, 0, { maxBatchBytes: o.maxBatchBytes, maxUnsyncedBytes: o.maxUnsyncedBytes, repair: true }, report, false)
+      const { gaps } = gapRegistry(dir, o.cleanupPolicy !== 'delete', o.fileMode)
+      recoverSegments(segments, 0, { maxBatchBytes: o.maxBatchBytes, maxUnsyncedBytes: o.maxUnsyncedBytes, repair: true, gaps }, report, false)
       return report
     } finally {
       for (const s of segments) s.close()
@@ -969,7 +971,8 @@ function recover(segments: Segment[], recoveryPoint: number, o: ResolvedOptions,
     if (from < 0) from = last
   }
   if (from < segments.length) {
-    recoverSegments(segments, from, { maxBatchBytes: o.maxBatchBytes, maxUnsyncedBytes: o.maxUnsyncedBytes, repair: o.repair }, report)
+    const registry = gapRegistry((segments[0] as Segment).dir, o.cleanupPolicy !== 'delete', o.fileMode)
+    recoverSegments(segments, from, { maxBatchBytes: o.maxBatchBytes, maxUnsyncedBytes: o.maxUnsyncedBytes, repair: o.repair, ...registry }, report)
   }
   // Recovered segments other than the last are sealed again (fsync'd, indexes trimmed).
   for (let i = 0; i < segments.length - 1; i++) (segments[i] as Segment).seal()

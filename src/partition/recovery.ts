@@ -5,11 +5,11 @@
  * while the segment's indexes are rebuilt. At the first invalid batch, the question is whether
  * the damage is a torn write or media corruption:
  *
- * | valid batch after the damage? | damage within `maxUnsyncedBytes` of the log's end? | verdict    | action                                   |
- * |-------------------------------|---------------------------------------------------|------------|------------------------------------------|
- * | no                            | —                                                 | torn write | cut at the damage, report it             |
- * | yes                           | yes                                               | torn write | cut at the damage, report it             |
- * | yes                           | no                                                | corruption | ERR_CORRUPT_RECORD, or with `repair`: drop only the damaged bytes, keep what follows, report the offsets lost |
+ * | valid batch after the damage? | damage in the last segment, within `maxUnsyncedBytes` of its end? | verdict    | action                                   |
+ * |-------------------------------|-------------------------------------------------------------------|------------|------------------------------------------|
+ * | no                            | —                                                                 | torn write | cut at the damage, report it             |
+ * | yes                           | yes                                                               | torn write | cut at the damage, report it             |
+ * | yes                           | no                                                                | corruption | ERR_CORRUPT_RECORD, or with `repair`: drop only the damaged bytes, keep what follows, report the offsets lost |
  *
  * A crash can leave unsynced writes half on disk only within the last `maxUnsyncedBytes` (the
  * writer never lets more than that wait for an fsync), so damage further back, followed by
@@ -17,7 +17,7 @@
  * away acknowledged data (as NATS JetStream once did after a single flipped bit).
  */
 import { CorruptRecordError } from '../errors.js'
-import { findNextValidBatch, readBatchHeader, BATCH_HEADER_BYTES, type Segment } from '../segment/index.js'
+import { findNextValidBatch, readBatchHeader, BATCH_HEADER_BYTES, type GapRule, type Segment } from '../segment/index.js'
 import * as io from '../file-io.js'
 
 /** What recovery did, returned by `Partition.open` and emitted as its `recovery` event. */
@@ -61,6 +61,10 @@ export interface RecoveryLimits {
   maxBatchBytes: number
   maxUnsyncedBytes: number
   repair: boolean
+  /** Which gaps between batches are legitimate (see offset-gaps.ts). */
+  gaps: GapRule
+  /** Record offsets dropped by repair, so later opens accept the gap. */
+  recordGap?: (from: number, to: number) => void
 }
 
 /**
@@ -76,7 +80,7 @@ export function recoverSegments(segments: Segment[], from: number, limits: Recov
   // Each pass either advances i or moves past at least one damaged byte, so this terminates.
   while (i < segments.length) {
     const segment = segments[i] as Segment
-    const scan = apply ? segment.recover() : segment.validate(resumeAt?.position ?? 0, resumeAt?.offset ?? segment.baseOffset)
+    const scan = apply ? segment.recover(limits.gaps) : segment.validate(resumeAt?.position ?? 0, resumeAt?.offset ?? segment.baseOffset, limits.gaps)
     if (resumeAt === undefined) report.segmentsRecovered++
     if (apply) report.indexesRebuilt++
     resumeAt = undefined
@@ -88,7 +92,10 @@ export function recoverSegments(segments: Segment[], from: number, limits: Recov
     let tailBytes = segment.size - damageAt
     for (let j = i + 1; j < segments.length; j++) tailBytes += (segments[j] as Segment).size
     const resync = findResync(segments, i, damageAt, scan.nextOffset, limits.maxBatchBytes)
-    if (resync === undefined || tailBytes <= limits.maxUnsyncedBytes) {
+    // Only the last segment can hold unsynced writes: a roll fsyncs a segment before the next
+    // one starts, so damage in a sealed segment is never a torn write.
+    const tornWindow = i === segments.length - 1 && tailBytes <= limits.maxUnsyncedBytes
+    if (resync === undefined || tornWindow) {
       report.truncatedBytes += tailBytes
       report.truncatedFromOffset ??= scan.nextOffset
       if (apply) {
@@ -110,13 +117,17 @@ export function recoverSegments(segments: Segment[], from: number, limits: Recov
       )
     }
     const sameSegment = resync.segmentIndex === i
+    // The bytes dropped: up to the resync point, counting the segments in between whole.
+    let droppedBytes = resync.position - damageAt
+    for (let j = i; j < resync.segmentIndex; j++) droppedBytes += (segments[j] as Segment).size
     report.repaired.push({
       file: segment.file,
       position: damageAt,
-      bytes: sameSegment ? resync.position - damageAt : tailBytes - (resyncSegment.size - resync.position),
+      bytes: droppedBytes,
       lostFromOffset: scan.nextOffset,
       lostToOffset: resync.baseOffset - 1,
     })
+    if (apply) limits.recordGap?.(scan.nextOffset, resync.baseOffset - 1)
     if (!apply) {
       report.segmentsRemoved += resync.segmentIndex - i - (sameSegment ? 0 : 1)
       i = resync.segmentIndex

@@ -324,7 +324,7 @@ export class Segment {
    * Validate every batch from the start, rebuilding both indexes as it goes (Kafka's
    * LogSegment.recover). Stops at the first invalid batch or offset regression; truncates nothing.
    */
-  recover(): SegmentScan {
+  recover(gaps: GapRule = allowGaps): SegmentScan {
     // Rebuild from nothing: whatever the old index files hold (zeros, garbage) is not read.
     this.#offsetIndexOpen?.close()
     this.#timeIndexOpen?.close()
@@ -337,7 +337,7 @@ export class Segment {
     this.#bytesSinceIndexEntry = 0
     this.#maxTimestamp = -1
     this.#offsetOfMaxTimestamp = -1
-    const scan = this.#validate(0, this.baseOffset, (batch, last) => this.#afterBatch(batch.position, batch.size, last, batch.header.maxTimestamp))
+    const scan = this.#validate(0, this.baseOffset, gaps, (batch, last) => this.#afterBatch(batch.position, batch.size, last, batch.header.maxTimestamp))
     this.#nextOffset = scan.nextOffset
     if (!this.#writable) this.#sealIndexes()
     return scan
@@ -347,23 +347,36 @@ export class Segment {
    * Validate batches from `position` (a batch boundary) expecting offsets from `nextOffset` on,
    * without touching anything: the read-only half of `recover()`, for dry runs and verify.
    */
-  validate(position = 0, nextOffset = this.baseOffset): SegmentScan {
-    return this.#validate(position, nextOffset, () => {})
+  validate(position = 0, nextOffset = this.baseOffset, gaps: GapRule = allowGaps): SegmentScan {
+    return this.#validate(position, nextOffset, gaps, () => {})
   }
 
-  #validate(from: number, nextOffset: number, onBatch: (batch: Extract<ScanStep, { kind: 'batch' }>, lastOffset: number) => void): SegmentScan {
+  /**
+   * baseOffset is outside the CRC, so a flipped bit there shows only in the offsets: as a gap
+   * where gaps cannot be (`gaps`), or as a batch that jumped ahead of its neighbours. In the
+   * latter case the next batch "goes backwards" while starting exactly where the jumped batch
+   * would have ended; the jumped batch is then the damaged one, not its successor.
+   */
+  #validate(from: number, nextOffset: number, gaps: GapRule, onBatch: (batch: Extract<ScanStep, { kind: 'batch' }>, lastOffset: number) => void): SegmentScan {
     let next = nextOffset
     let validBytes = from
     let batches = 0
     let invalid: SegmentScan['invalid']
+    let jumped: { position: number; expected: number; span: number; validBytes: number } | undefined
     for (const step of scanBatches(this.#fd, { from, end: this.#size, maxBatchBytes: this.#options.maxBatchBytes })) {
-      const problem = offsetProblem(step, next, this.baseOffset)
+      const problem = offsetProblem(step, next, this.baseOffset, gaps)
       if (problem !== undefined) {
-        invalid = problem
+        if (step.kind === 'batch' && jumped !== undefined && step.header.baseOffset === jumped.expected + jumped.span) {
+          invalid = { position: jumped.position, problem: 'bad-offsets', message: `batch claims offsets beyond a gap, but the next batch continues from offset ${jumped.expected}: its baseOffset is damaged` }
+          next = jumped.expected
+          validBytes = jumped.validBytes
+          batches--
+        } else invalid = problem
         break
       }
       const batch = step as Extract<ScanStep, { kind: 'batch' }>
       const last = lastOffsetOf(batch.header)
+      jumped = batch.header.baseOffset > next ? { position: batch.position, expected: next, span: batch.header.lastOffsetDelta + 1, validBytes } : undefined
       onBatch(batch, last)
       next = last + 1
       validBytes = batch.position + batch.size
@@ -453,10 +466,17 @@ export class Segment {
     if (this.#closed) return
     this.#closed = true
     try {
-      this.#offsetIndexOpen?.close()
-      this.#timeIndexOpen?.close()
+      // As Kafka's LogSegment.close: the time index ends with the largest timestamp, since a reopen
+      // takes it from the last entry; without it, batches after that entry are forgotten by
+      // offsetForTimestamp and time retention.
+      if (this.#writable && this.#maxTimestamp >= 0) this.#timeIndexOpen?.maybeAppend(this.#maxTimestamp, this.#offsetOfMaxTimestamp, true)
     } finally {
-      io.close(this.#fd)
+      try {
+        this.#offsetIndexOpen?.close()
+        this.#timeIndexOpen?.close()
+      } finally {
+        io.close(this.#fd)
+      }
     }
   }
 
@@ -470,14 +490,36 @@ export class Segment {
   }
 }
 
-/** A valid batch whose offsets go backwards (or before the segment) is damage too. */
-function offsetProblem(step: ScanStep, expectedNext: number, segmentBase: number): SegmentScan['invalid'] {
+/**
+ * Whether offsets `[from, to]` may be missing between two batches: always in a compacted
+ * partition; elsewhere only where repair dropped damaged batches (and recorded it).
+ */
+export type GapRule = (from: number, to: number) => boolean
+export const allowGaps: GapRule = () => true
+
+/** A valid batch whose offsets go backwards (or before the segment), or skip where they may not, is damage too. */
+function offsetProblem(step: ScanStep, expectedNext: number, segmentBase: number, gaps: GapRule): SegmentScan['invalid'] {
   if (step.kind === 'invalid') return { position: step.position, problem: step.problem, message: step.message }
   if (step.header.baseOffset < expectedNext || step.header.baseOffset < segmentBase) {
     return {
       position: step.position,
       problem: 'bad-offsets',
       message: `batch starts at offset ${step.header.baseOffset}, expected ${expectedNext} or more`,
+    }
+  }
+  if (step.header.baseOffset > expectedNext && !gaps(expectedNext, step.header.baseOffset - 1)) {
+    return {
+      position: step.position,
+      problem: 'bad-offsets',
+      message: `batch starts at offset ${step.header.baseOffset}, expected ${expectedNext}: offsets cannot skip in this partition`,
+    }
+  }
+  // A relative offset must fit the indexes' u32 (a segment rolls before it would not).
+  if (lastOffsetOf(step.header) - segmentBase > 0xffff_ffff) {
+    return {
+      position: step.position,
+      problem: 'bad-offsets',
+      message: `batch ends at offset ${lastOffsetOf(step.header)}, beyond the segment's range [${segmentBase}, ${segmentBase + 0xffff_ffff}]`,
     }
   }
   return undefined
