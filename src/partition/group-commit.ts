@@ -27,6 +27,7 @@ export class GroupCommit<Mark extends CommitMark> {
   #durableOffset: number
   #waiters: Waiter[] = []
   #running: Promise<void> | undefined
+  #scheduled = false
   #failure: StorageError | undefined
 
   constructor(options: {
@@ -53,7 +54,7 @@ export class GroupCommit<Mark extends CommitMark> {
     if (offset <= this.#durableOffset) return Promise.resolve()
     return new Promise((resolve, reject) => {
       this.#waiters.push({ offset, resolve, reject })
-      if (this.#running === undefined) this.#start()
+      if (this.#running === undefined && !this.#scheduled) this.#start()
     })
   }
 
@@ -67,7 +68,10 @@ export class GroupCommit<Mark extends CommitMark> {
 
   /** Resolves when no fsync is running (for close). */
   async idle(): Promise<void> {
-    while (this.#running !== undefined) await this.#running
+    while (this.#running !== undefined || this.#scheduled) {
+      if (this.#running !== undefined) await this.#running
+      else await new Promise((resolve) => setImmediate(resolve))
+    }
   }
 
   /** Fail every waiter, now and later, with `err`. */
@@ -86,7 +90,16 @@ export class GroupCommit<Mark extends CommitMark> {
         this.#running = undefined
         if (this.#failure !== undefined) return
         this.covered(mark)
-        if (this.#waiters.length > 0) this.#start()
+        // The writers just acknowledged append again in their promise callbacks, which run
+        // before setImmediate: starting the next fsync there lets it cover them too, instead
+        // of splitting the writers into two groups that take turns.
+        if (this.#waiters.length > 0) {
+          this.#scheduled = true
+          setImmediate(() => {
+            this.#scheduled = false
+            if (this.#running === undefined && this.#failure === undefined && this.#waiters.length > 0) this.#start()
+          })
+        }
       },
       (cause: unknown) => {
         this.#running = undefined

@@ -15,6 +15,7 @@ import path from 'node:path'
 import { ClosedError, CorruptRecordError, LockedError, OffsetOutOfRangeError, StorageError } from '../errors.js'
 import * as io from '../file-io.js'
 import {
+  BATCH_HEADER_BYTES,
   checkBatch,
   decodeRecords,
   encodeBatch,
@@ -140,6 +141,8 @@ export class Partition extends EventEmitter {
   #dedup: AppendDedup | undefined
   #hashes: Awaited<ReturnType<typeof hashes>> | undefined
   #compacting: Promise<CleanResult> | undefined
+  /** Where the last read ended, so a sequential reader skips the index lookup and header scan. */
+  #cursor: { segment: Segment; offset: number; position: number } | undefined
 
   private constructor(
     dir: string,
@@ -722,6 +725,11 @@ export class Partition extends EventEmitter {
       throw new OffsetOutOfRangeError(`Cannot read offset ${from} of ${this.dir}: the log ends at ${this.#logEndOffset}`)
     }
     if (from >= this.#visible.offset) return { records: [], nextOffset: from }
+    const cursor = this.#cursor
+    if (cursor !== undefined && cursor.offset === from && this.#segments.includes(cursor.segment)) {
+      const end = this.#visibleEnd(cursor.segment)
+      if (cursor.position < end) return this.#readFrom(cursor.segment, cursor.position, 0, end, from, maxBytes)
+    }
     for (let i = this.#segmentIndexOf(from); i < this.#segments.length; i++) {
       const segment = this.#segments[i] as Segment
       const end = this.#visibleEnd(segment)
@@ -751,9 +759,19 @@ export class Partition extends EventEmitter {
   }
 
   #readFrom(segment: Segment, position: number, firstBatchBytes: number, end: number, from: number, maxBytes: number): ReadResult {
-    const length = Math.min(end - position, Math.max(maxBytes, firstBatchBytes))
-    const buffer = Buffer.allocUnsafe(length)
-    const bytes = segment.read(buffer, position, length)
+    // At least the first batch: its size if known, else at least its header, then the rest below.
+    let length = Math.min(end - position, Math.max(maxBytes, firstBatchBytes === 0 ? BATCH_HEADER_BYTES : firstBatchBytes))
+    let buffer = Buffer.allocUnsafe(length)
+    let bytes = segment.read(buffer, position, length)
+    if (firstBatchBytes === 0 && bytes >= 12) {
+      // Read from a cursor: the first batch's size was not known; make sure it is all here.
+      const first = buffer.readInt32BE(8) + 12
+      if (first > bytes && first <= Math.min(end - position, this.#options.maxBatchBytes)) {
+        length = first
+        buffer = Buffer.allocUnsafe(length)
+        bytes = segment.read(buffer, position, length)
+      }
+    }
     const records: LogRecord[] = []
     let nextOffset = from
     let at = 0
@@ -775,6 +793,7 @@ export class Partition extends EventEmitter {
       nextOffset = Math.max(nextOffset, lastOffsetOf(header) + 1)
       at += check.size
     }
+    this.#cursor = { segment, offset: nextOffset, position: position + at }
     return { records, nextOffset }
   }
 
@@ -889,12 +908,17 @@ export class Partition extends EventEmitter {
     const first = (kept[0] as Segment).baseOffset
     this.#logStartOffset = Math.max(first, checkpointed === undefined || Number.isNaN(checkpointed) ? 0 : checkpointed)
     const cap = readDurableOffset(this.dir)
-    // Sealed segments are whole; the last one is read up to its last whole, valid batch.
+    // Sealed segments are whole; the last one is read up to its last whole, valid batch, scanning
+    // on from what the previous refresh saw (so a follower's refresh costs what was appended).
     let end: DurableMark | undefined
+    const previous = this.#visible
+    // Segments from the one last seen on may have grown since (and been sealed by a roll).
+    for (const segment of kept) if (segment.baseOffset >= previous.segment.baseOffset) segment.refreshSize()
     for (let i = kept.length - 1; i >= 0 && end === undefined; i--) {
       const segment = kept[i] as Segment
-      segment.refreshSize()
-      end = lastVisible(segment, cap, o.maxBatchBytes)
+      const size = segment.size
+      const resume = segment === previous.segment && previous.position <= size && previous.offset <= cap ? previous : undefined
+      end = lastVisible(segment, cap, o.maxBatchBytes, resume)
     }
     const mark = end ?? { offset: first, segment: kept[0] as Segment, position: 0, writtenBytes: 0 }
     this.#logEndOffset = mark.offset
@@ -978,9 +1002,21 @@ function recover(segments: Segment[], recoveryPoint: number, o: ResolvedOptions,
   for (let i = 0; i < segments.length - 1; i++) (segments[i] as Segment).seal()
 }
 
-/** The last whole, valid batch of `segment` below `cap`, as a mark; undefined if none. */
-function lastVisible(segment: Segment, cap: number, maxBatchBytes: number): DurableMark | undefined {
-  let mark: DurableMark | undefined
+/**
+ * The last whole, valid batch of `segment` below `cap`, as a mark; undefined if none. Scans on
+ * from `resume` (a mark of this segment known to be valid) when given.
+ */
+function lastVisible(segment: Segment, cap: number, maxBatchBytes: number, resume?: DurableMark): DurableMark | undefined {
+  let mark: DurableMark | undefined = resume
+  if (resume !== undefined) {
+    for (const step of scanBatches(segment.fd, { from: resume.position, end: segment.size, maxBatchBytes })) {
+      if (step.kind === 'invalid') break
+      const next = lastOffsetOf(step.header) + 1
+      if (next > cap) break
+      mark = { offset: next, segment, position: step.position + step.size, writtenBytes: 0 }
+    }
+    return mark
+  }
   const tail = segment.offsetIndex.lastEntry()
   // Start from the last index entry when it is inside the file, else from the start.
   let from = tail !== undefined && tail.position < segment.size ? tail.position : 0

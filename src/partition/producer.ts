@@ -55,7 +55,7 @@ interface Accumulator {
   records: RecordInput[]
   pending: Pending[]
   bytes: number
-  timer: NodeJS.Timeout | undefined
+  timer: NodeJS.Timeout | NodeJS.Immediate | undefined
 }
 
 const SEQUENCE_LIMIT = 0x8000_0000
@@ -131,13 +131,18 @@ export class Producer {
     accumulator.bytes += sizeOf(record)
     if (accumulator.bytes >= this.#maxBatchBytes) this.#send(key, accumulator)
     else if (accumulator.timer === undefined) {
-      accumulator.timer = setTimeout(() => this.#send(key, accumulator), this.#lingerMs)
+      // setTimeout(0) waits at least 1 ms; lingerMs 0 means "what arrives in this turn".
+      const send = (): void => this.#send(key, accumulator)
+      accumulator.timer = this.#lingerMs === 0 ? setImmediate(send) : setTimeout(send, this.#lingerMs)
     }
     return promise
   }
 
   #send(key: string, acc: Accumulator): void {
-    if (acc.timer !== undefined) clearTimeout(acc.timer)
+    if (acc.timer !== undefined) {
+      clearTimeout(acc.timer as NodeJS.Timeout)
+      clearImmediate(acc.timer as NodeJS.Immediate)
+    }
     this.#accumulators.delete(key)
     if (acc.records.length === 0) return
     const sequence = this.#idempotent ? (this.#sequences.get(key) ?? 0) : -1
