@@ -21,11 +21,13 @@ import {
   encodeBatch,
   isControlBatch,
   lastOffsetOf,
+  allowGaps,
   parseSegmentName,
   scanBatches,
   Segment,
   setBaseOffset,
   type BatchHeader,
+  type GapRule,
   type LogRecord,
   type RecordInput,
   type SegmentOptions,
@@ -143,6 +145,8 @@ export class Partition extends EventEmitter {
   #compacting: Promise<CleanResult> | undefined
   /** Where the last read ended, so a sequential reader skips the index lookup and header scan. */
   #cursor: { segment: Segment; offset: number; position: number } | undefined
+  /** Which gaps between batches are legitimate here (see offset-gaps.ts). */
+  #gaps: GapRule = allowGaps
 
   private constructor(
     dir: string,
@@ -201,8 +205,10 @@ export class Partition extends EventEmitter {
         const last = bases.length - 1
         bases.forEach((base, i) => segments.push(Segment.open(dir, base, segmentOptions(i === last || !(base < recoveryPoint)))))
       }
-      recover(segments, recoveryPoint, o, report)
+      const registry = gapRegistry(dir, o.cleanupPolicy !== 'delete' || fs.existsSync(path.join(dir, CLEANER_OFFSET_FILE)), o.fileMode)
+      recover(segments, recoveryPoint, o, report, registry)
       const partition = new Partition(dir, false, o, segments, lockFd, logStartOffset, report)
+      partition.#gaps = registry.gaps
       partition.#hashes = await hashes()
       partition.#loadDedup(partition.#hashes)
       partition.#startWriting(recoveryPoint)
@@ -231,6 +237,7 @@ export class Partition extends EventEmitter {
       const checkpointed = readCheckpoint(dir, LOG_START_OFFSET_FILE)
       const logStartOffset = checkpointed === undefined || Number.isNaN(checkpointed) ? 0 : checkpointed
       const partition = new Partition(dir, true, o, segments, undefined, logStartOffset, emptyReport(false))
+      partition.#gaps = gapRegistry(dir, o.cleanupPolicy !== 'delete' || fs.existsSync(path.join(dir, CLEANER_OFFSET_FILE)), o.fileMode).gaps
       partition.#refresh()
       return partition
     } catch (err) {
@@ -775,6 +782,11 @@ export class Partition extends EventEmitter {
     const records: LogRecord[] = []
     let nextOffset = from
     let at = 0
+    // baseOffset is outside the CRC: check each batch's offsets against its neighbours and the
+    // segment's range, so a damaged one is an error, never records under wrong offsets.
+    let expected = firstBatchBytes === 0 ? from : -1
+    const index = this.#segments.indexOf(segment)
+    const limit = (this.#segments[index + 1] as Segment | undefined)?.baseOffset ?? this.#logEndOffset
     while (at < bytes) {
       const check = checkBatch(buffer, at, bytes, this.#options.maxBatchBytes)
       if (!check.ok) {
@@ -786,6 +798,19 @@ export class Partition extends EventEmitter {
         })
       }
       const header = check.header
+      const last = lastOffsetOf(header)
+      const misplaced =
+        header.baseOffset < segment.baseOffset ||
+        last >= limit ||
+        (expected >= 0 && (header.baseOffset < expected || (header.baseOffset > expected && !this.#gaps(expected, header.baseOffset - 1))))
+      if (misplaced) {
+        throw new CorruptRecordError(
+          `Cannot read ${segment.file} at position ${position + at}: the batch holds offsets ${header.baseOffset} to ${last}, ` +
+            `which do not follow ${expected >= 0 ? `offset ${expected - 1}` : `the segment's start ${segment.baseOffset}`} within [${segment.baseOffset}, ${limit}); its baseOffset is damaged; run 'seglog verify'`,
+          { file: segment.file, position: position + at, offsetBefore: expected - 1 },
+        )
+      }
+      expected = last + 1
       if (!isControlBatch(header)) {
         const batchRecords = decodeRecords(buffer, at, header, { file: segment.file, position: position + at, maxBatchBytes: this.#options.maxBatchBytes }, from)
         for (const r of batchRecords) records.push(r)
@@ -983,7 +1008,13 @@ function segmentOptionsOf(o: ResolvedOptions): Omit<SegmentOptions, 'writable'> 
  *
  * Sealed segments' indexes are checked when first used and rebuilt if they fail.
  */
-function recover(segments: Segment[], recoveryPoint: number, o: ResolvedOptions, report: RecoveryReport): void {
+function recover(
+  segments: Segment[],
+  recoveryPoint: number,
+  o: ResolvedOptions,
+  report: RecoveryReport,
+  registry: { gaps: GapRule; recordGap: (from: number, to: number) => void },
+): void {
   const last = segments.length - 1
   let from: number
   if (report.clean) {
@@ -995,7 +1026,6 @@ function recover(segments: Segment[], recoveryPoint: number, o: ResolvedOptions,
     if (from < 0) from = last
   }
   if (from < segments.length) {
-    const registry = gapRegistry((segments[0] as Segment).dir, o.cleanupPolicy !== 'delete', o.fileMode)
     recoverSegments(segments, from, { maxBatchBytes: o.maxBatchBytes, maxUnsyncedBytes: o.maxUnsyncedBytes, repair: o.repair, ...registry }, report)
   }
   // Recovered segments other than the last are sealed again (fsync'd, indexes trimmed).

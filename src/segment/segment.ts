@@ -14,6 +14,7 @@ import assert from 'node:assert'
 import fs from 'node:fs'
 import path from 'node:path'
 import * as io from '../file-io.js'
+import { CorruptRecordError } from '../errors.js'
 import { OffsetIndex, TimeIndex } from '../index/index.js'
 import { scanBatches, type ScanStep } from './batch-scanner.js'
 import { BATCH_HEADER_BYTES, BATCH_LENGTH_MIN, lastOffsetOf, LOG_OVERHEAD_BYTES, readBatchHeader, type BatchHeader } from './record-batch.js'
@@ -291,30 +292,78 @@ export class Segment {
    * below it, then a scan of batch headers forward. Undefined when the segment ends before it.
    */
   locate(offset: number, endPosition = this.#size): BatchLocation | undefined {
-    let start = this.#offsetIndex.lookup(offset).position
-    // An entry past what the caller may read (a reader racing a writer's recovery) is not used.
-    if (start >= endPosition) start = 0
+    const entry = this.#offsetIndex.lookup(offset)
+    const start = this.#trustedStart(entry.position, entry.offset, endPosition)
     return this.#scanFor(start, endPosition, (h) => lastOffsetOf(h) >= offset)
   }
 
   /** Locate the first batch whose largest timestamp is at least `timestamp`. */
   locateTimestamp(timestamp: number, endPosition = this.#size): BatchLocation | undefined {
     const entry = this.#timeIndex.lookup(timestamp)
-    let start = entry === undefined ? 0 : this.#offsetIndex.lookup(entry.offset).position
-    if (start >= endPosition) start = 0
+    let start = 0
+    if (entry !== undefined) {
+      const at = this.#offsetIndex.lookup(entry.offset)
+      start = this.#trustedStart(at.position, at.offset, endPosition)
+      // The time entry says its offset's batch has this largest timestamp (Kafka's writer rule);
+      // if the batch found there disagrees, the time index is wrong: scan from the start.
+      if (start > 0) {
+        const batch = this.#scanFor(start, endPosition, (h) => lastOffsetOf(h) >= entry.offset)
+        if (batch === undefined || batch.header.maxTimestamp < entry.timestamp) start = this.#indexBroken()
+      }
+    }
     return this.#scanFor(start, endPosition, (h) => h.maxTimestamp >= timestamp)
   }
 
+  /**
+   * Where a scan may start for an index entry: its position if the batch there really ends at the
+   * entry's offset (DESIGN: an entry maps a batch's last offset to its start), else 0. Indexes
+   * carry no checksum, so an entry that lies is found here, and the index is rebuilt (by a writer)
+   * or ignored (by a reader), instead of reads silently skipping records.
+   */
+  #trustedStart(position: number, entryOffset: number, endPosition: number): number {
+    if (position === 0) return 0
+    if (position >= endPosition) return 0 // a reader racing a writer's recovery: not usable
+    if (position + BATCH_HEADER_BYTES <= endPosition) {
+      const header = Buffer.allocUnsafe(BATCH_HEADER_BYTES)
+      io.preadFully(this.#fd, header, 0, BATCH_HEADER_BYTES, position)
+      const length = header.readInt32BE(8)
+      const ends = position + LOG_OVERHEAD_BYTES + length
+      if (length >= BATCH_LENGTH_MIN && ends <= endPosition && header.readInt8(16) === 2 && lastOffsetOf(readBatchHeader(header, 0)) === entryOffset) {
+        return position
+      }
+    }
+    return this.#indexBroken()
+  }
+
+  /** An index entry lied: a writer rebuilds the indexes from the `.log`; either way, scan from 0. */
+  #indexBroken(): number {
+    if (this.#options.repairIndexes || this.#writable) {
+      this.recover()
+      this.#indexesRebuilt++
+    }
+    return 0
+  }
+
+  /**
+   * Scan batch headers from `start` (a batch boundary) for the first one `found` accepts. Only
+   * headers are read, so only bounds and offset order can be checked here (the reader checks
+   * the CRC); an impossible header inside the readable range is damage, not the end.
+   */
   #scanFor(start: number, endPosition: number, found: (h: BatchHeader) => boolean): BatchLocation | undefined {
     const header = Buffer.allocUnsafe(BATCH_HEADER_BYTES)
     let position = start
-    while (position + BATCH_HEADER_BYTES <= endPosition) {
+    let previousLast = -1
+    while (position < endPosition) {
+      const problem = (what: string): CorruptRecordError =>
+        new CorruptRecordError(`Cannot read ${this.file} at position ${position}: ${what}; run 'seglog verify'`, { file: this.file, position })
+      if (position + BATCH_HEADER_BYTES > endPosition) throw problem(`${endPosition - position} bytes left, less than a batch header`)
       io.preadFully(this.#fd, header, 0, BATCH_HEADER_BYTES, position)
-      // Only the header is read, so only its bounds can be checked here; the reader checks the CRC.
       const length = header.readInt32BE(8)
-      if (length < BATCH_LENGTH_MIN || position + LOG_OVERHEAD_BYTES + length > endPosition) return undefined
+      if (length < BATCH_LENGTH_MIN || position + LOG_OVERHEAD_BYTES + length > endPosition) throw problem(`batchLength ${length} does not fit`)
       const h = readBatchHeader(header, 0)
+      if (h.baseOffset <= previousLast) throw problem(`batch starts at offset ${h.baseOffset}, not after the previous batch's ${previousLast}`)
       if (found(h)) return { position, header: h }
+      previousLast = lastOffsetOf(h)
       position += length + LOG_OVERHEAD_BYTES
     }
     return undefined
