@@ -22,7 +22,13 @@ export function writeSnapshot(dir: string, offset: number, table: ProducerStateT
   const name = segmentName(offset) + SNAPSHOT_SUFFIX
   const file = path.join(dir, name)
   const tmp = `${file}.tmp`
-  const bytes = records.length === 0 ? Buffer.alloc(0) : encodeBatch(records, { maxBatchBytes: SNAPSHOT_BYTES_MAX, maxRecordBytes: SNAPSHOT_BYTES_MAX })
+  // Always one batch, even with no producers (a batch of no records), so that an empty or cut
+  // file is recognisably damaged rather than read as "no producers".
+  const bytes = encodeBatch(records, {
+    maxBatchBytes: SNAPSHOT_BYTES_MAX,
+    maxRecordBytes: SNAPSHOT_BYTES_MAX,
+    ...(records.length === 0 ? { lastOffsetDelta: 0, now: 0 } : {}),
+  })
   const fd = io.open(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC, mode)
   try {
     io.pwriteFully(fd, bytes, 0, bytes.length, 0)
@@ -85,7 +91,6 @@ function parseSnapshot(file: string): ProducerStateTable | undefined {
   } catch {
     return undefined
   }
-  if (bytes.length === 0) return new ProducerStateTable()
   const check = checkBatch(bytes, 0, bytes.length, SNAPSHOT_BYTES_MAX)
   if (!check.ok || check.size !== bytes.length) return undefined
   try {
