@@ -155,3 +155,16 @@ export class UnknownTopicError extends SeglogError {
     super('ERR_UNKNOWN_TOPIC', message, details)
   }
 }
+
+/**
+ * An operating-system error (EIO, ENOSPC, ELOOP, …) as the StorageError the API promises, saying
+ * what failed (`action`), with the original as `cause`; seglog's own errors and programmer errors
+ * pass as they are.
+ */
+export function storageErrorOf(err: unknown, action: string): unknown {
+  if (err instanceof SeglogError || !(err instanceof Error)) return err
+  const errno = err as NodeJS.ErrnoException
+  if (typeof errno.code !== 'string' || errno.syscall === undefined) return err
+  const message = errno.code === 'ELOOP' ? `${action}: ${errno.path ?? 'a file'} is a symbolic link, which seglog does not follow` : `${action}: ${err.message}`
+  return new StorageError(message, errno.path === undefined ? { cause: err } : { file: errno.path, cause: err })
+}

@@ -35,6 +35,39 @@ export function setFaultInjector(fn: FaultInjector | undefined): void {
   injector = fn
 }
 
+/**
+ * What a write recorder is told: each operation that changes files or folders, after it
+ * succeeded. `fdatasync` is told twice, when issued (`phase: 'begin'`) and when it completed
+ * (`phase: 'end'`, with the same `id`): only writes made before the begin are sure to be covered.
+ * `bytes` of a write is a view of the caller's buffer, valid only during the call (copy it).
+ * Writes through a memory mapping (the indexes) do not pass through this module and are not told.
+ */
+export type RecordedOp =
+  | { op: 'open'; file: string; fd: number; flags: number }
+  | { op: 'close'; file: string; fd: number }
+  | { op: 'write'; file: string; fd: number; position: number; bytes: Uint8Array }
+  | { op: 'ftruncate'; file: string; fd: number; length: number }
+  | { op: 'fdatasync'; file: string; fd: number; phase: 'begin' | 'end'; id: number }
+  | { op: 'fsync-dir'; file: string }
+  | { op: 'rename'; file: string; from: string }
+  | { op: 'unlink'; file: string }
+  | { op: 'mkdir'; file: string }
+
+/** Receives every {@link RecordedOp}, synchronously. Must not call back into this module. */
+export type WriteRecorder = (event: RecordedOp) => void
+
+let recorder: WriteRecorder | undefined
+let syncIds = 0
+
+/**
+ * Install (or, with `undefined`, remove) a write recorder. For tests: the power-loss simulation
+ * of the reliability suite uses it to know which writes an fsync covered, so that it can build the
+ * states a power loss may leave (unsynced writes dropped, torn or reordered).
+ */
+export function setWriteRecorder(fn: WriteRecorder | undefined): void {
+  recorder = fn
+}
+
 /** Build an errno-style error, as the file system would raise it. */
 export function errnoError(code: string, op: IoOp, file: string): NodeJS.ErrnoException {
   const err: NodeJS.ErrnoException = new Error(`${code}: injected fault, ${op} '${file}'`)
@@ -64,6 +97,7 @@ export function open(file: string, flags: number, mode = 0o600): number {
   check('open', file)
   const fd = fs.openSync(file, flags | O_NOFOLLOW, mode)
   fdPaths.set(fd, file)
+  recorder?.({ op: 'open', file, fd, flags })
   return fd
 }
 
@@ -72,6 +106,7 @@ export function close(fd: number): void {
   fdPaths.delete(fd)
   check('close', file)
   fs.closeSync(fd)
+  recorder?.({ op: 'close', file, fd })
 }
 
 /** Read up to `length` bytes at `position` into `buffer` at `offset`; returns the bytes read. */
@@ -97,7 +132,9 @@ export function pwriteFully(fd: number, buffer: Uint8Array, offset: number, leng
   let done = 0
   while (done < length) {
     check('write', file)
-    done += fs.writeSync(fd, buffer, offset + done, length - done, position + done)
+    const n = fs.writeSync(fd, buffer, offset + done, length - done, position + done)
+    recorder?.({ op: 'write', file, fd, position: position + done, bytes: buffer.subarray(offset + done, offset + done + n) })
+    done += n
   }
 }
 
@@ -111,13 +148,23 @@ export function fdatasync(fd: number): Promise<void> {
       reject(err)
       return
     }
-    fs.fdatasync(fd, (err) => (err === null ? resolve() : reject(err)))
+    const id = ++syncIds
+    recorder?.({ op: 'fdatasync', file, fd, phase: 'begin', id })
+    fs.fdatasync(fd, (err) => {
+      if (err !== null) return reject(err)
+      recorder?.({ op: 'fdatasync', file, fd, phase: 'end', id })
+      resolve()
+    })
   })
 }
 
 export function fdatasyncSync(fd: number): void {
-  check('fdatasync', pathOf(fd))
+  const file = pathOf(fd)
+  check('fdatasync', file)
+  const id = ++syncIds
+  recorder?.({ op: 'fdatasync', file, fd, phase: 'begin', id })
   fs.fdatasyncSync(fd)
+  recorder?.({ op: 'fdatasync', file, fd, phase: 'end', id })
 }
 
 /** fsync a folder, so that files created, renamed or removed in it survive power loss. */
@@ -129,21 +176,26 @@ export function fsyncDir(dir: string): void {
   } finally {
     fs.closeSync(fd)
   }
+  recorder?.({ op: 'fsync-dir', file: dir })
 }
 
 export function rename(from: string, to: string): void {
   check('rename', to)
   fs.renameSync(from, to)
+  recorder?.({ op: 'rename', file: to, from })
 }
 
 export function ftruncate(fd: number, length: number): void {
-  check('ftruncate', pathOf(fd))
+  const file = pathOf(fd)
+  check('ftruncate', file)
   fs.ftruncateSync(fd, length)
+  recorder?.({ op: 'ftruncate', file, fd, length })
 }
 
 export function unlink(file: string): void {
   check('unlink', file)
   fs.unlinkSync(file)
+  recorder?.({ op: 'unlink', file })
 }
 
 /** Remove `file` if present; returns whether it existed. */
@@ -160,6 +212,7 @@ export function unlinkIfExists(file: string): boolean {
 export function mkdir(dir: string, mode = 0o700): void {
   check('mkdir', dir)
   fs.mkdirSync(dir, { recursive: true, mode })
+  recorder?.({ op: 'mkdir', file: dir })
 }
 
 export function fstatSize(fd: number): number {

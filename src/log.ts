@@ -14,7 +14,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { Consumer, OffsetStore, GROUPS_DIR, type ConsumerOptions } from './consumer-offsets/index.js'
-import { ClosedError, InvalidConfigError, UnknownTopicError } from './errors.js'
+import { ClosedError, InvalidConfigError, storageErrorOf, UnknownTopicError } from './errors.js'
 import * as io from './file-io.js'
 import { hashes } from './hash.js'
 import { validateName } from './names.js'
@@ -92,6 +92,15 @@ export class Log {
   /** Open the log in `root`, creating the folder if missing. */
   static async open(root: string, options: LogOptions = {}): Promise<Log> {
     const dirMode = options.dirMode ?? 0o700
+    try {
+      Log.#prepareRoot(root, dirMode)
+    } catch (err) {
+      throw storageErrorOf(err, `Cannot open log ${root}`)
+    }
+    return new Log(root, new Partitioner(await hashes()), dirMode)
+  }
+
+  static #prepareRoot(root: string, dirMode: number): void {
     io.mkdir(root, dirMode)
     const marker = path.join(root, LOG_MARKER_FILE)
     if (fs.existsSync(marker)) {
@@ -105,7 +114,6 @@ export class Log {
     } else {
       io.writeFileAtomic(root, LOG_MARKER_FILE, JSON.stringify({ format: FORMAT_VERSION }) + '\n')
     }
-    return new Log(root, new Partitioner(await hashes()), dirMode)
   }
 
   /**
@@ -114,7 +122,12 @@ export class Log {
    */
   async createTopic(name: string, config: TopicConfig): Promise<void> {
     this.#checkOpen()
-    const topic = await Topic.create(this.root, name, config, this.#dirMode)
+    let topic: Topic
+    try {
+      topic = await Topic.create(this.root, name, config, this.#dirMode)
+    } catch (err) {
+      throw storageErrorOf(err, `Cannot create topic '${String(name)}' in ${this.root}`)
+    }
     if (!this.#topics.has(name)) this.#topics.set(name, topic)
   }
 
@@ -222,16 +235,20 @@ export class Log {
   /** Producer ids are unique across every process that opens this root (a flock guards the counter). */
   #allocateProducerId(): number {
     const dir = path.join(this.root, PRODUCERS_DIR)
-    io.mkdir(dir, this.#dirMode)
-    const fd = io.open(path.join(dir, '.lock'), fs.constants.O_RDWR | fs.constants.O_CREAT)
     try {
-      flockSync(fd, 'ex')
-      const next = readCheckpoint(dir, NEXT_PRODUCER_ID_FILE)
-      const id = next === undefined || Number.isNaN(next) ? 0 : next
-      writeCheckpoint(dir, NEXT_PRODUCER_ID_FILE, id + 1, 0o600)
-      return id
-    } finally {
-      io.close(fd)
+      io.mkdir(dir, this.#dirMode)
+      const fd = io.open(path.join(dir, '.lock'), fs.constants.O_RDWR | fs.constants.O_CREAT)
+      try {
+        flockSync(fd, 'ex')
+        const next = readCheckpoint(dir, NEXT_PRODUCER_ID_FILE)
+        const id = next === undefined || Number.isNaN(next) ? 0 : next
+        writeCheckpoint(dir, NEXT_PRODUCER_ID_FILE, id + 1, 0o600)
+        return id
+      } finally {
+        io.close(fd)
+      }
+    } catch (err) {
+      throw storageErrorOf(err, `Cannot allocate a producer id in ${dir}`)
     }
   }
 

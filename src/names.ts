@@ -6,6 +6,8 @@
 import { InvalidNameError } from './errors.js'
 
 const NAME = /^[a-zA-Z0-9._-]{1,249}$/
+/** Topic folders sit beside the log's own files in its root: a topic may not take their names. */
+const RESERVED_TOPIC_NAMES: ReadonlySet<string> = new Set(['seglog.json'])
 
 /** Return `name` if it is a valid topic or group name, else throw `InvalidNameError`. */
 export function validateName(kind: 'topic' | 'group', name: unknown): string {
@@ -15,6 +17,9 @@ export function validateName(kind: 'topic' | 'group', name: unknown): string {
     throw new InvalidNameError(
       `Invalid ${kind} name ${shown}: use 1 to 249 characters of a-z, A-Z, 0-9, '.', '_' and '-' (not '.' or '..')`,
     )
+  }
+  if (kind === 'topic' && RESERVED_TOPIC_NAMES.has(name)) {
+    throw new InvalidNameError(`Invalid topic name ${JSON.stringify(name)}: it is reserved for the log's own file of that name in its root folder`)
   }
   return name
 }

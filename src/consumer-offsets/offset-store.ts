@@ -25,7 +25,7 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import { ClosedError, CorruptRecordError, OffsetOutOfRangeError } from '../errors.js'
+import { ClosedError, CorruptRecordError, OffsetOutOfRangeError, StorageError } from '../errors.js'
 import { validateName } from '../names.js'
 import { Partition, type FsyncPolicy, type PartitionOptions } from '../partition/index.js'
 import type { LogRecord } from '../segment/index.js'
@@ -65,17 +65,36 @@ export interface CommitOptions {
   force?: boolean
 }
 
-/** `<root>/@groups/<group>`, after checking the group name. */
+/** `<root>/@groups/<group>`, after checking the group name and that no folder on the way is a symbolic link. */
 export function groupDir(root: string, group: string): string {
   validateName('group', group)
-  return path.join(root, GROUPS_DIR, group)
+  refuseLink(path.join(root, GROUPS_DIR))
+  const dir = path.join(root, GROUPS_DIR, group)
+  refuseLink(dir)
+  return dir
 }
 
 /** The folder of the offset store of (group, topic, partition). */
 export function offsetStoreDir(root: string, group: string, topic: string, partition: number): string {
   validateName('topic', topic)
   checkPartition(partition)
-  return path.join(groupDir(root, group), topic, String(partition))
+  const topicDir = path.join(groupDir(root, group), topic)
+  refuseLink(topicDir)
+  return path.join(topicDir, String(partition))
+}
+
+/**
+ * Refuse a folder that is a symbolic link: creating the store below it would write wherever it
+ * points (the partition folder itself is checked by Partition.open). A missing folder is fine.
+ */
+function refuseLink(dir: string): void {
+  let stat: fs.Stats
+  try {
+    stat = fs.lstatSync(dir)
+  } catch {
+    return
+  }
+  if (stat.isSymbolicLink()) throw new StorageError(`Cannot use ${dir}: it is a symbolic link, which seglog does not follow`, { file: dir })
 }
 
 /**

@@ -211,12 +211,14 @@ async function rewrite(
     return
   }
   // The swap: after the rename to .swap the new content is complete and will replace the old
-  // one on any later open, even if we crash before the final rename.
+  // one on any later open, even if we crash before the final rename. The old indexes go before
+  // that rename: while the .swap is there, open drops them again; once it is gone, they are gone
+  // (a crash between the rename and the unlinks left them describing the old content).
   io.rename(cleaned, base + LOG_SUFFIX + SWAP_SUFFIX)
   io.fsyncDir(ctx.dir)
-  io.rename(base + LOG_SUFFIX + SWAP_SUFFIX, base + LOG_SUFFIX)
   io.unlinkIfExists(base + INDEX_SUFFIX)
   io.unlinkIfExists(base + TIME_INDEX_SUFFIX)
+  io.rename(base + LOG_SUFFIX + SWAP_SUFFIX, base + LOG_SUFFIX)
   io.fsyncDir(ctx.dir)
   const fresh = Segment.open(ctx.dir, segment.baseOffset, ctx.segmentOptions)
   fresh.recover() // indexes for the new content

@@ -12,7 +12,7 @@
 import { EventEmitter } from 'node:events'
 import fs from 'node:fs'
 import path from 'node:path'
-import { ClosedError, CorruptRecordError, LockedError, OffsetOutOfRangeError, StorageError } from '../errors.js'
+import { ClosedError, CorruptRecordError, LockedError, OffsetOutOfRangeError, StorageError, storageErrorOf } from '../errors.js'
 import * as io from '../file-io.js'
 import {
   BATCH_HEADER_BYTES,
@@ -183,9 +183,14 @@ export class Partition extends EventEmitter {
    */
   static async open(dir: string, options: PartitionOptions = {}): Promise<Partition> {
     const o = resolveOptions(options)
-    io.mkdir(dir, o.dirMode)
-    refuseSymlink(dir)
-    const lockFd = takeLock(dir, o.fileMode)
+    let lockFd: number
+    try {
+      io.mkdir(dir, o.dirMode)
+      refuseSymlink(dir)
+      lockFd = takeLock(dir, o.fileMode)
+    } catch (err) {
+      throw storageErrorOf(err, `Cannot open partition ${dir}`)
+    }
     const segments: Segment[] = []
     try {
       cleanLeftovers(dir)
@@ -215,9 +220,17 @@ export class Partition extends EventEmitter {
       setImmediate(() => partition.emit('recovery', report))
       return partition
     } catch (err) {
-      for (const s of segments) s.close()
+      // Release everything even when closing fails too (a segment's close trims its indexes): a
+      // lock left held would refuse every later open in this process with ERR_LOCKED.
+      for (const s of segments) {
+        try {
+          s.close()
+        } catch {
+          // The error that made the open fail is the one reported.
+        }
+      }
       io.close(lockFd)
-      throw err
+      throw storageErrorOf(err, `Cannot open partition ${dir}`)
     }
   }
 
@@ -676,6 +689,10 @@ export class Partition extends EventEmitter {
     const o = this.#options
     if (o.cleanupPolicy === 'delete') throw new TypeError(`Cannot compact ${this.dir}: its cleanupPolicy is 'delete'`)
     if (this.#compacting !== undefined) return this.#compacting
+    // Before the first rewrite, mark the partition compacted (the checkpoint's presence is how
+    // verify, and later opens, know offset gaps are legitimate here), so a crash mid-pass leaves
+    // no gap that looks like damage.
+    if (readCheckpoint(this.dir, CLEANER_OFFSET_FILE) === undefined) writeCheckpoint(this.dir, CLEANER_OFFSET_FILE, this.#firstDirtyOffset(), o.fileMode)
     const run = (async () => {
       const result = await clean(
         {
@@ -1023,6 +1040,8 @@ export class Partition extends EventEmitter {
         writeSnapshot(this.dir, this.#logEndOffset, this.#dedup.producers, this.#options.fileMode)
       }
       if (!this.readOnly && failure === undefined) io.writeFileAtomic(this.dir, CLEAN_SHUTDOWN_FILE, `${this.#logEndOffset}\n`, this.#options.fileMode)
+    } catch (err) {
+      throw storageErrorOf(err, `Cannot close partition ${this.dir}`)
     } finally {
       if (this.#lockFd !== undefined) io.close(this.#lockFd)
       this.#lockFd = undefined
@@ -1175,10 +1194,16 @@ function takeLock(dir: string, mode: number): number {
     )
   }
   const pid = Buffer.from(`${process.pid}\n`)
-  io.ftruncate(fd, 0)
-  io.pwriteFully(fd, pid, 0, pid.length, 0)
+  try {
+    io.ftruncate(fd, 0)
+    io.pwriteFully(fd, pid, 0, pid.length, 0)
+  } catch (err) {
+    io.close(fd) // or the lock stays held by nobody until this process exits
+    throw err
+  }
   return fd
 }
+
 
 function offsetsOf(count: number, baseOffset: number, msgIds: MsgIdCheck): number[] {
   const offsets: number[] = new Array(count)

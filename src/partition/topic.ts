@@ -213,6 +213,10 @@ function partitionOptionsOf(config: TopicConfig): PartitionOptions {
 
 /** The stored config of the topic in `dir`, undefined if there is none; throws if it is unreadable. */
 export function readTopicConfig(dir: string): TopicConfig | undefined {
+  // A topic folder that is a symbolic link is refused: its partitions would be written wherever it points.
+  if (fs.lstatSync(dir, { throwIfNoEntry: false })?.isSymbolicLink() === true) {
+    throw new StorageError(`Cannot use topic folder ${dir}: it is a symbolic link, which seglog does not follow`, { file: dir })
+  }
   const file = path.join(dir, TOPIC_CONFIG_FILE)
   let text: string
   try {
