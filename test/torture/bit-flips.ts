@@ -211,6 +211,8 @@ function readAll(p: Partition, ref: Reference): { changed: string | undefined; o
 
 async function flip(ref: Reference, work: string, bit: number, report: Report, repair: boolean, plainOpen = true): Promise<void> {
   report.count('flips')
+  // Up to three opens per flip, most of them refused: count attempts, not successes.
+  await collectMappings(150)
   if (ref.name === 'large') report.count('largeFlips')
   const byte = bit >> 3
   const original = ref.files.get(ref.target) as Buffer
@@ -243,7 +245,6 @@ async function flip(ref: Reference, work: string, bit: number, report: Report, r
   let harmless = false
   try {
     const p = await Partition.open(work, { ...ref.options, fullRecovery: true })
-    await collectMappings()
     try {
       const cut = p.recovery.truncatedBytes
       if (cut > 0) {
@@ -293,7 +294,6 @@ async function flip(ref: Reference, work: string, bit: number, report: Report, r
   if (plainOpen) writeFolder(work, files)
   if (plainOpen) try {
     const p = await Partition.open(work, ref.options)
-    await collectMappings()
     try {
       const read = readAll(p, ref)
       if (read.changed !== undefined) {
@@ -312,7 +312,6 @@ async function flip(ref: Reference, work: string, bit: number, report: Report, r
     report.count('repairs')
     try {
       const p = await Partition.open(work, { ...ref.options, repair: true, fullRecovery: true })
-      await collectMappings()
       try {
         const read = readAll(p, ref)
         if (read.changed !== undefined) {

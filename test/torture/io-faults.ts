@@ -149,9 +149,9 @@ async function inject(name: string, workload: Workload, n: number, code: string,
 /** Open `dir` and check every acknowledged record is there, in send order, none twice. */
 async function checkRecovered(dir: string, written: Written, report: Report, what: string, afterPowerLoss: boolean): Promise<void> {
   let p: Partition
+  await collectMappings()
   try {
     p = await Partition.open(dir, OPTIONS)
-    await collectMappings()
   } catch (err) {
     // A power loss before the partition's first files were durable leaves nothing to open.
     if (afterPowerLoss && [...written.acked.values()].every((o) => o === undefined)) return
@@ -215,9 +215,8 @@ async function partitionWorkload(dir: string, report: Report, written: Written, 
   let failedAt: string | undefined
   const open = async (): Promise<Partition> => {
     failedAt = undefined
-    const opened = await Partition.open(dir, OPTIONS)
     await collectMappings()
-    return opened
+    return Partition.open(dir, OPTIONS)
   }
   const handle = (err: unknown, action: string): void => {
     if (!isTypedError(err)) untyped(report, what, action, err)
