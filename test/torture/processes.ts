@@ -3,6 +3,9 @@
  * a line, write a command to its stdin, and kill it.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import { childPath } from './support.js'
 
 export class ChildProcessLines {
@@ -14,8 +17,15 @@ export class ChildProcessLines {
   #read = 0
   #waiters: Array<() => void> = []
 
+  readonly #reports: string
+
   constructor(args: readonly string[]) {
-    this.process = spawn(process.execPath, [childPath(), ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
+    // SIGUSR2 makes the child write a diagnostic report (with its JavaScript stack) before we kill
+    // a child that hangs, so that the failure says where.
+    this.#reports = fs.mkdtempSync(path.join(os.tmpdir(), 'seglog-torture-report-'))
+    this.process = spawn(process.execPath, ['--report-on-signal', '--report-signal=SIGUSR2', `--report-directory=${this.#reports}`, childPath(), ...args], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    })
     let partial = ''
     this.process.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
       partial += chunk
@@ -33,6 +43,7 @@ export class ChildProcessLines {
     this.exited = new Promise((resolve) => {
       this.process.on('close', (code, signal) => {
         this.#wake()
+        fs.rmSync(this.#reports, { recursive: true, force: true })
         resolve({ code, signal })
       })
     })
@@ -55,7 +66,9 @@ export class ChildProcessLines {
         if (test(line)) return line
       }
       if (!this.alive) throw new Error(`child exited (${this.process.exitCode ?? this.process.signalCode}) before the expected line; stderr: ${this.stderr.slice(0, 2000)}`)
-      if (Date.now() > deadline) throw new Error(`timed out waiting for a line from the child; last lines: ${this.lines.slice(-3).join(' | ')}; stderr: ${this.stderr.slice(0, 2000)}`)
+      if (Date.now() > deadline) {
+        throw new Error(`timed out waiting for a line from the child; last lines: ${this.lines.slice(-3).join(' | ')}; stderr: ${this.stderr.slice(0, 2000)}; ${await this.stack()}`)
+      }
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, 100)
         this.#waiters.push(() => {
@@ -78,6 +91,30 @@ export class ChildProcessLines {
         })
       })
     }
+  }
+
+  /** Where the child is now: the JavaScript stack of a diagnostic report it writes on SIGUSR2. */
+  async stack(): Promise<string> {
+    if (!this.alive) return 'the child is gone'
+    this.process.kill('SIGUSR2')
+    for (let i = 0; i < 50; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      const file = fs.readdirSync(this.#reports).find((n) => n.endsWith('.json'))
+      if (file === undefined) continue
+      try {
+        const report = JSON.parse(fs.readFileSync(path.join(this.#reports, file), 'utf8')) as {
+          javascriptStack?: { message?: string; stack?: string[] }
+          libuv?: Array<{ type?: string; is_active?: boolean }>
+        }
+        const stack = (report.javascriptStack?.stack ?? []).filter((l) => l.trim() !== '' && !l.includes('unknown'))
+        if (stack.length > 0) return `its stack: ${stack.slice(0, 12).join(' <- ')}`
+        const handles = (report.libuv ?? []).filter((h) => h.is_active === true).map((h) => h.type)
+        return `no JavaScript running: it waits in the event loop (active handles: ${handles.join(', ') || 'none'}; a pending fsync would not show)`
+      } catch {
+        // Still being written.
+      }
+    }
+    return 'it wrote no diagnostic report within 5 s (busy in native code, or stopped)'
   }
 
   send(line: string): void {

@@ -97,7 +97,11 @@ const results = {
   seed,
   machine: { cpu, cores: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, os: `${os.platform()} ${os.release()}` },
   seconds,
-  scenarios: [...kept, ...outcomes].map((o) => ({ ...o, level: (o as Outcome & { level?: Level }).level ?? level })),
+  scenarios: [...kept, ...outcomes]
+    .map((o) => ({ ...o, level: (o as Outcome & { level?: Level }).level ?? level }))
+    .sort((a, b) => SCENARIOS.findIndex(([n]) => n === a.scenario) - SCENARIOS.findIndex(([n]) => n === b.scenario)),
 }
+// With --only, `seconds` is this run's; this is the scenarios' total, whichever runs they come from.
+Object.assign(results, { scenarioSeconds: Math.round(results.scenarios.reduce((t, o) => t + o.seconds, 0)) })
 fs.writeFileSync(out, JSON.stringify(results, null, 2) + '\n')
 process.exitCode = failed === 0 ? 0 : 1

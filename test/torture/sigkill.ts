@@ -14,7 +14,6 @@
  *
  * Two lanes (two partitions, two children) run side by side on the machine's two cores.
  */
-import fs from 'node:fs'
 import path from 'node:path'
 import { OffsetStore } from '../../src/consumer-offsets/index.js'
 import { Partition } from '../../src/partition/index.js'
@@ -96,7 +95,8 @@ async function round(lane: Lane, random: Random, report: Report): Promise<void> 
       await sleep(random.int(0, 150))
       if (!child.lines.includes('ready')) report.count('killedWhileOpening')
     } else {
-      await child.next((l) => l === 'ready')
+      // Generous: a start-up takes about 0.2 s, but other work on the machine (fsync storms) can stall it.
+      await child.next((l) => l === 'ready', 60_000)
       await child.linesOrTime(Number.MAX_SAFE_INTEGER, random.int(0, 150))
     }
   } catch (err) {
@@ -271,13 +271,6 @@ async function checkCompacted(lane: Lane, report: Report, reopenMs: number[]): P
   }
   const verified = await verifyHere([lane.root])
   if (!verified.ok) {
-    // Known (see the README): a kill in the partition's first compaction, after a segment was
-    // swapped in but before the cleaner-offset checkpoint, leaves verify reporting the offsets
-    // compacted away as a gap.
-    if (verified.problems.every((x) => x.kind === 'offset-gap') && !fs.existsSync(path.join(lane.dir, 'cleaner-offset'))) {
-      report.known('verify-gap-before-first-cleaner-checkpoint', 'after a kill in the first compaction, before its cleaner-offset checkpoint, seglog verify reports the offsets compacted away as a gap', problemsText(verified))
-      return
-    }
     report.count('verifyProblems', Math.max(1, verified.problems.length))
     report.fail(`${what}: seglog verify: ${problemsText(verified)}`)
   }
